@@ -1,0 +1,44 @@
+//! Notifications criu sends while it works (`pre-dump`, `post-dump`,
+//! `pre-restore`, `post-restore`, `orphan-pts-master`, ...), when the request
+//! asked for them: what the caller's callback sees, and the answer sent back.
+
+use std::cell::Cell;
+use std::os::fd::OwnedFd;
+
+use crate::options::Options;
+
+/// One notification from criu.
+pub struct Notification {
+    action: String,
+    pid: Option<i32>,
+    fd: Cell<Option<OwnedFd>>,
+}
+
+/// Called for each notification, with the options of the running operation
+/// (a callback may adjust them for later requests). Returning 0 lets criu go
+/// on; any other value makes criu fail the operation, which then returns that
+/// value.
+pub type NotifyCallback = Box<dyn FnMut(&Notification, &mut Options) -> i32 + Send>;
+
+impl Notification {
+    pub(crate) fn new(action: String, pid: Option<i32>, fd: Option<OwnedFd>) -> Notification {
+        Notification { action, pid, fd: Cell::new(fd) }
+    }
+
+    /// The notification point, e.g. `post-dump`.
+    pub fn action(&self) -> &str {
+        &self.action
+    }
+
+    /// The pid of the tree's root task, when criu sent one.
+    pub fn pid(&self) -> Option<i32> {
+        self.pid
+    }
+
+    /// Take the descriptor criu passed with this notification (the master
+    /// side of an orphan pty, for `orphan-pts-master`). Whoever takes it owns
+    /// it; one left untaken is closed after the callback returns.
+    pub fn take_fd(&self) -> Option<OwnedFd> {
+        self.fd.take()
+    }
+}

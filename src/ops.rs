@@ -1,0 +1,277 @@
+//! The operations: each builds one request from the options, runs the
+//! exchange with criu (answering notifications on the way) and turns the
+//! response into a result.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::notify::Notification;
+use crate::options::{Options, Service, DEFAULT_SERVICE_BINARY};
+use crate::rpc::{CriuFeatures, CriuOpts, CriuReq, CriuReqType, CriuResp};
+use crate::service::Connection;
+
+/// What a successful dump reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DumpOutcome {
+    /// True when this call returns in the restored copy of a self-dumped
+    /// process rather than in the original.
+    pub restored: bool,
+}
+
+/// The version of the criu binary that answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub major: i32,
+    pub minor: i32,
+    pub sublevel: Option<i32>,
+    pub extra: Option<i32>,
+    pub gitid: Option<String>,
+    pub name: Option<String>,
+}
+
+impl Version {
+    /// The single number libcriu reports: `major * 10000 + minor * 100 +
+    /// sublevel`; a build from a git checkout counts as the next minor.
+    pub fn as_number(&self) -> i32 {
+        let mut n = self.major * 10000 + self.minor * 100 + self.sublevel.unwrap_or(0);
+        if self.gitid.is_some() {
+            n = n - n % 100 + 100;
+        }
+        n
+    }
+}
+
+/// Features a caller can ask criu about; in answers, true means available.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Features {
+    pub mem_track: bool,
+    pub lazy_pages: bool,
+    pub pidfd_store: bool,
+}
+
+fn request(kind: CriuReqType, opts: Option<CriuOpts>) -> CriuReq {
+    CriuReq { r#type: kind as i32, opts, ..Default::default() }
+}
+
+/// Send `req` and read responses until the one that answers it, handing
+/// notifications to the caller's callback on the way.
+fn exchange(conn: &Connection, opts: &mut Options, req: &CriuReq) -> Result<CriuResp> {
+    conn.send(req)?;
+    loop {
+        let received = conn.recv()?;
+        let resp = received.response;
+        if resp.r#type == CriuReqType::Notify as i32 {
+            let info = resp.notify.unwrap_or_default();
+            let note = Notification::new(info.script.unwrap_or_default(), info.pid, received.fd);
+            // The callback is lent the options, so it is taken out of them
+            // for the call and put back unless it installed another one.
+            let verdict = match opts.notify.take() {
+                Some(mut callback) => {
+                    let verdict = callback(&note, opts);
+                    if opts.notify.is_none() {
+                        opts.notify = Some(callback);
+                    }
+                    verdict
+                }
+                None => 0,
+            };
+            drop(note);
+            let ack = CriuReq {
+                r#type: CriuReqType::Notify as i32,
+                notify_success: Some(verdict == 0),
+                ..Default::default()
+            };
+            let sent = conn.send(&ack);
+            if verdict != 0 {
+                return Err(Error::Callback(verdict));
+            }
+            sent?;
+            continue;
+        }
+        if resp.r#type != req.r#type {
+            if resp.r#type == CriuReqType::Empty as i32 && !resp.success {
+                return Err(Error::Unsupported);
+            }
+            return Err(Error::UnexpectedResponse { expected: req.r#type, got: resp.r#type });
+        }
+        if !resp.success {
+            return Err(Error::Rpc { cr_errno: resp.cr_errno, cr_errmsg: resp.cr_errmsg.clone() });
+        }
+        return Ok(resp);
+    }
+}
+
+/// One request on a fresh connection.
+fn call(opts: &mut Options, req: CriuReq, detach: bool) -> Result<CriuResp> {
+    let conn = Connection::open(&opts.service, detach)?;
+    exchange(&conn, opts, &req)
+}
+
+fn missing(what: &str) -> Error {
+    Error::Comm { errno: libc::EBADMSG, what: format!("criu's answer has no {what}") }
+}
+
+/// Ask criu whether it can checkpoint and restore on this system.
+///
+/// Unlike upstream libcriu, the request carries the options, which criu
+/// 4.x needs (it crashes without them); when no images directory is set, a
+/// temporary one is used and removed afterwards.
+pub fn check(opts: &mut Options) -> Result<()> {
+    let mut rpc = opts.rpc.clone();
+    let scratch = if rpc.images_dir_fd < 0 && rpc.images_dir.is_none() {
+        let dir = ScratchDir::new()?;
+        rpc.images_dir = Some(dir.path_str()?);
+        Some(dir)
+    } else {
+        None
+    };
+    let result = call(opts, request(CriuReqType::Check, Some(rpc)), false).map(|_| ());
+    drop(scratch);
+    result
+}
+
+/// Checkpoint the tree rooted at the configured pid (the caller itself when
+/// none is set) into the images directory.
+pub fn dump(opts: &mut Options) -> Result<DumpOutcome> {
+    let self_dump = opts.rpc.pid.is_none();
+    let resp = call(opts, request(CriuReqType::Dump, Some(opts.rpc.clone())), self_dump)?;
+    Ok(DumpOutcome { restored: resp.dump.and_then(|d| d.restored).unwrap_or(false) })
+}
+
+/// One pre-dump: memory only, the tree keeps running.
+pub fn pre_dump(opts: &mut Options) -> Result<()> {
+    call(opts, request(CriuReqType::SinglePreDump, Some(opts.rpc.clone())), false).map(|_| ())
+}
+
+/// Pre-dump repeatedly on one connection, then dump. After each pre-dump
+/// `more` is asked: positive for another iteration, 0 for the final dump,
+/// negative to stop (the value becomes [`Error::Callback`]). `more` may change
+/// the options (typically the images and parent directories): each request is
+/// built from the options as they are when it is sent.
+pub fn dump_iters(opts: &mut Options, mut more: impl FnMut(&mut Options) -> i32) -> Result<()> {
+    if opts.rpc.pid.is_none() {
+        return Err(Error::InvalidArgument(
+            "iterative dump needs the pid of the tree (it cannot dump the caller)".into(),
+        ));
+    }
+    let conn = Connection::open(&opts.service, false)?;
+    loop {
+        exchange(&conn, opts, &request(CriuReqType::PreDump, Some(opts.rpc.clone())))?;
+        match more(opts) {
+            n if n < 0 => return Err(Error::Callback(n)),
+            0 => break,
+            _ => {}
+        }
+    }
+    exchange(&conn, opts, &request(CriuReqType::Dump, Some(opts.rpc.clone()))).map(|_| ())
+}
+
+/// Restore the tree from the images directory; returns the pid of its root.
+/// The restored tree is criu's child and is reparented when criu exits.
+pub fn restore(opts: &mut Options) -> Result<i32> {
+    let resp = call(opts, request(CriuReqType::Restore, Some(opts.rpc.clone())), false)?;
+    resp.restore.map(|r| r.pid).ok_or_else(|| missing("restored pid"))
+}
+
+/// Restore the tree as a child of the caller; returns the pid of its root.
+///
+/// This needs criu started by the library, so a service socket or fd
+/// setting is overridden with the default `criu` binary for this call, as
+/// upstream does. Unlike upstream, the `rst_sibling` flag goes into this
+/// request only and does not stick to the options.
+pub fn restore_child(opts: &mut Options) -> Result<i32> {
+    let service = match &opts.service {
+        Service::Binary(_) => opts.service.clone(),
+        _ => Service::Binary(PathBuf::from(DEFAULT_SERVICE_BINARY)),
+    };
+    let mut rpc = opts.rpc.clone();
+    rpc.rst_sibling = Some(true);
+    let conn = Connection::open(&service, false)?;
+    let resp = exchange(&conn, opts, &request(CriuReqType::Restore, Some(rpc)))?;
+    resp.restore.map(|r| r.pid).ok_or_else(|| missing("restored pid"))
+}
+
+/// The version of the criu binary the options reach.
+pub fn version(opts: &mut Options) -> Result<Version> {
+    let resp = call(opts, request(CriuReqType::Version, Some(opts.rpc.clone())), false)?;
+    let v = resp.version.ok_or_else(|| missing("version"))?;
+    Ok(Version {
+        major: v.major_number,
+        minor: v.minor_number,
+        sublevel: v.sublevel,
+        extra: v.extra,
+        gitid: v.gitid,
+        name: v.name,
+    })
+}
+
+/// Whether criu is at least `minimum` (in [`Version::as_number`] form).
+pub fn check_version(opts: &mut Options, minimum: i32) -> Result<bool> {
+    Ok(version(opts)?.as_number() >= minimum)
+}
+
+/// Ask criu which of the `wanted` features this system supports. Features
+/// not asked about come back false.
+pub fn feature_check(opts: &mut Options, wanted: Features) -> Result<Features> {
+    let mut req = request(CriuReqType::FeatureCheck, Some(opts.rpc.clone()));
+    let ask = |on: bool| on.then_some(true);
+    req.features = Some(CriuFeatures {
+        mem_track: ask(wanted.mem_track),
+        lazy_pages: ask(wanted.lazy_pages),
+        pidfd_store: ask(wanted.pidfd_store),
+    });
+    let resp = call(opts, req, false)?;
+    let got = resp.features.ok_or_else(|| missing("features"))?;
+    Ok(Features {
+        mem_track: got.mem_track.unwrap_or(false),
+        lazy_pages: got.lazy_pages.unwrap_or(false),
+        pidfd_store: got.pidfd_store.unwrap_or(false),
+    })
+}
+
+/// A private temporary directory, removed with everything in it on drop.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> Result<ScratchDir> {
+        use std::os::unix::ffi::OsStringExt;
+        let template = std::env::temp_dir().join("libcriu-check-XXXXXX");
+        let mut bytes = template.into_os_string().into_vec();
+        bytes.push(0);
+        if unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) }.is_null() {
+            let e = nix::errno::Errno::last();
+            return Err(Error::Connect { errno: e as i32, what: format!("temporary images directory: {}", e.desc()) });
+        }
+        bytes.pop();
+        Ok(ScratchDir(PathBuf::from(std::ffi::OsString::from_vec(bytes))))
+    }
+
+    fn path_str(&self) -> Result<String> {
+        self.0
+            .to_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::InvalidArgument("temporary directory path is not UTF-8".into()))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_number_follows_libcriu() {
+        let mut v = Version { major: 4, minor: 1, sublevel: Some(1), extra: None, gitid: None, name: None };
+        assert_eq!(v.as_number(), 40101);
+        v.gitid = Some("abc".into());
+        assert_eq!(v.as_number(), 40200);
+        v.sublevel = None;
+        v.gitid = None;
+        assert_eq!(v.as_number(), 40100);
+    }
+}

@@ -1,0 +1,295 @@
+//! Reaching criu and exchanging messages with it.
+//!
+//! One [`Connection`] carries one request (or one pre-dump iteration series):
+//! criu started as `criu swrk <fd>` on a SOCK_SEQPACKET socket pair, a
+//! connection to a `criu service` socket, or a socket the caller handed in.
+//! Each message is one packet holding one protobuf message.
+
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    self, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr,
+};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use prost::Message;
+
+use crate::error::{Error, Result};
+use crate::options::Service;
+use crate::rpc::{CriuReq, CriuResp};
+
+/// The largest response accepted from criu. Real ones are a few hundred
+/// bytes; the bound keeps a broken or hostile peer from making us allocate
+/// without limit.
+pub(crate) const MAX_RESPONSE_SIZE: usize = 1 << 20;
+
+/// An open channel to criu for one operation.
+pub(crate) struct Connection {
+    socket: Option<OwnedFd>,
+    /// The criu process we started and must reap; `None` for service sockets,
+    /// caller-given fds and detached (self-dump) criu processes.
+    child: Option<Pid>,
+}
+
+/// A response and the descriptor criu attached to it, if any.
+pub(crate) struct Received {
+    pub response: CriuResp,
+    pub fd: Option<OwnedFd>,
+}
+
+impl Connection {
+    /// Connect as `service` says. `detach` asks for a criu that is not our
+    /// child, which a dump of the caller's own tree needs (criu must not be
+    /// part of the tree it dumps).
+    pub fn open(service: &Service, detach: bool) -> Result<Connection> {
+        match service {
+            Service::Fd(fd) => {
+                if *fd < 0 {
+                    return Err(Error::connect("service fd", Errno::EBADF));
+                }
+                // Upstream closes the given socket once the request is done;
+                // callers written for it rely on that, so we own it from here.
+                let socket = unsafe { OwnedFd::from_raw_fd(*fd) };
+                Ok(Connection { socket: Some(socket), child: None })
+            }
+            Service::Socket(path) => {
+                let socket = socket::socket(
+                    AddressFamily::Unix,
+                    SockType::SeqPacket,
+                    SockFlag::SOCK_CLOEXEC,
+                    None,
+                )
+                .map_err(|e| Error::connect("socket", e))?;
+                let addr = UnixAddr::new(path.as_path())
+                    .map_err(|e| Error::connect(&format!("service address {}", path.display()), e))?;
+                socket::connect(socket.as_raw_fd(), &addr)
+                    .map_err(|e| Error::connect(&format!("connect to {}", path.display()), e))?;
+                Ok(Connection { socket: Some(socket), child: None })
+            }
+            Service::Binary(binary) => spawn_swrk(binary, detach),
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        self.socket.as_ref().map_or(-1, |s| s.as_raw_fd())
+    }
+
+    /// Send one request.
+    pub fn send(&self, request: &CriuReq) -> Result<()> {
+        let bytes = request.encode_to_vec();
+        // MSG_NOSIGNAL: a criu that died must give us an error, not SIGPIPE.
+        let sent = socket::send(self.fd(), &bytes, MsgFlags::MSG_NOSIGNAL)
+            .map_err(|e| Error::comm("send request", e))?;
+        if sent != bytes.len() {
+            return Err(Error::Comm { errno: libc::EMSGSIZE, what: "request sent in part".into() });
+        }
+        Ok(())
+    }
+
+    /// Receive one response, with the descriptor criu may pass along.
+    pub fn recv(&self) -> Result<Received> {
+        let fd = self.fd();
+        // Learn the packet's size first, so the buffer fits it exactly.
+        let size = retry_eintr(|| {
+            socket::recv(fd, &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)
+        })
+        .map_err(|e| Error::comm("receive response", e))?;
+        if size == 0 {
+            // Consume the empty packet (or see EOF) so nothing lingers.
+            let _ = socket::recv(fd, &mut [0u8; 1], MsgFlags::MSG_DONTWAIT);
+            return Err(Error::Comm {
+                errno: libc::ECONNRESET,
+                what: "criu closed the connection without answering".into(),
+            });
+        }
+        if size > MAX_RESPONSE_SIZE {
+            let _ = socket::recv(fd, &mut [0u8; 1], MsgFlags::MSG_TRUNC);
+            return Err(Error::Comm {
+                errno: libc::EMSGSIZE,
+                what: format!("response of {size} bytes exceeds the {MAX_RESPONSE_SIZE}-byte limit"),
+            });
+        }
+        let mut buf = vec![0u8; size];
+        let mut cmsg_space = nix::cmsg_space!([RawFd; 1]);
+        let (len, flags, fds) = {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let msg = loop {
+                match socket::recvmsg::<()>(fd, &mut iov, Some(&mut cmsg_space), MsgFlags::MSG_CMSG_CLOEXEC) {
+                    Err(Errno::EINTR) => continue,
+                    other => break other.map_err(|e| Error::comm("receive response", e))?,
+                }
+            };
+            let mut fds = Vec::new();
+            if let Ok(cmsgs) = msg.cmsgs() {
+                for cmsg in cmsgs {
+                    if let ControlMessageOwned::ScmRights(received) = cmsg {
+                        fds.extend(received.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
+                    }
+                }
+            }
+            (msg.bytes, msg.flags, fds)
+        };
+        if flags.contains(MsgFlags::MSG_CTRUNC) {
+            return Err(Error::Comm { errno: libc::ENFILE, what: "descriptor from criu was cut off".into() });
+        }
+        let response = CriuResp::decode(&buf[..len]).map_err(|e| Error::Comm {
+            errno: libc::EBADMSG,
+            what: format!("undecodable response: {e}"),
+        })?;
+        // criu passes at most one descriptor; any more are dropped (closed).
+        Ok(Received { response, fd: fds.into_iter().next() })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Closing first lets a criu still waiting for more requests exit.
+        self.socket.take();
+        if let Some(pid) = self.child.take() {
+            let _ = retry_eintr(|| waitpid(pid, None));
+        }
+    }
+}
+
+fn retry_eintr<T>(mut f: impl FnMut() -> nix::Result<T>) -> nix::Result<T> {
+    loop {
+        match f() {
+            Err(Errno::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
+    CString::new(bytes).map_err(|_| Error::InvalidArgument(format!("{what} contains a NUL byte")))
+}
+
+/// Start `<binary> swrk <fd>` and return our end of its socket.
+fn spawn_swrk(binary: &Path, detach: bool) -> Result<Connection> {
+    let (ours, theirs) = socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::connect("socketpair", e))?;
+    let program = cstring(binary.as_os_str().as_bytes(), "service binary")?;
+    let fd_arg = cstring(theirs.as_raw_fd().to_string().as_bytes(), "fd")?;
+    let argv = [program.as_ptr(), c"swrk".as_ptr(), fd_arg.as_ptr(), std::ptr::null()];
+    let child = if detach {
+        spawn_detached(&program, &argv, theirs.as_raw_fd())?;
+        None
+    } else {
+        Some(posix_spawn(&program, &argv, theirs.as_raw_fd())?)
+    };
+    drop(theirs);
+    Ok(Connection { socket: Some(ours), child })
+}
+
+/// posix_spawn does not copy the caller's address space (glibc uses
+/// CLONE_VM|CLONE_VFORK), so starting criu costs the same from a 4 GiB caller
+/// as from a small one.
+fn posix_spawn(program: &CString, argv: &[*const libc::c_char; 4], keep_fd: RawFd) -> Result<Pid> {
+    unsafe {
+        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
+        check_spawn(libc::posix_spawn_file_actions_init(&mut actions), "spawn file actions")?;
+        if let Err(e) = check_spawn(libc::posix_spawnattr_init(&mut attr), "spawn attributes") {
+            libc::posix_spawn_file_actions_destroy(&mut actions);
+            return Err(e);
+        }
+        let result = (|| {
+            // dup2 onto itself clears FD_CLOEXEC in the child only, so the
+            // socket reaches criu without ever being inheritable here.
+            check_spawn(libc::posix_spawn_file_actions_adddup2(&mut actions, keep_fd, keep_fd), "dup2")?;
+            // criu needs SIGCHLD delivered and handled by default, whatever
+            // the caller blocked or ignored.
+            let mut mask: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_SETMASK, std::ptr::null(), &mut mask);
+            libc::sigdelset(&mut mask, libc::SIGCHLD);
+            check_spawn(libc::posix_spawnattr_setsigmask(&mut attr, &mask), "sigmask")?;
+            let mut default: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut default);
+            libc::sigaddset(&mut default, libc::SIGCHLD);
+            check_spawn(libc::posix_spawnattr_setsigdefault(&mut attr, &default), "sigdefault")?;
+            let flags = (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short;
+            check_spawn(libc::posix_spawnattr_setflags(&mut attr, flags), "spawn flags")?;
+            let mut pid: libc::pid_t = 0;
+            let rc = libc::posix_spawnp(
+                &mut pid,
+                program.as_ptr(),
+                &actions,
+                &attr,
+                argv.as_ptr() as *const *mut libc::c_char,
+                environ(),
+            );
+            if rc != 0 {
+                let name = OsStr::from_bytes(program.as_bytes()).to_string_lossy();
+                return Err(Error::connect(&format!("start {name}"), Errno::from_raw(rc)));
+            }
+            Ok(Pid::from_raw(pid))
+        })();
+        libc::posix_spawnattr_destroy(&mut attr);
+        libc::posix_spawn_file_actions_destroy(&mut actions);
+        result
+    }
+}
+
+fn check_spawn(rc: libc::c_int, what: &str) -> Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Error::connect(what, Errno::from_raw(rc)))
+    }
+}
+
+fn environ() -> *const *mut libc::c_char {
+    extern "C" {
+        static environ: *const *mut libc::c_char;
+    }
+    unsafe { environ }
+}
+
+/// Start criu as a grandchild in a session of its own, so that it is not
+/// part of the caller's process tree (needed when the caller dumps itself).
+/// Only the short-lived middle process is our child, and it is reaped here.
+fn spawn_detached(program: &CString, argv: &[*const libc::c_char; 4], keep_fd: RawFd) -> Result<()> {
+    // Everything the children need is prepared before fork: after fork only
+    // async-signal-safe calls are made.
+    let root = c"/";
+    let middle = unsafe { libc::fork() };
+    if middle < 0 {
+        return Err(Error::connect("fork", Errno::last()));
+    }
+    if middle == 0 {
+        unsafe {
+            let mut mask: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut mask);
+            libc::sigaddset(&mut mask, libc::SIGCHLD);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &mask, std::ptr::null_mut());
+            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+            libc::setsid();
+            match libc::fork() {
+                0 => {
+                    libc::chdir(root.as_ptr());
+                    let flags = libc::fcntl(keep_fd, libc::F_GETFD);
+                    libc::fcntl(keep_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                    libc::execvp(program.as_ptr(), argv.as_ptr());
+                    libc::_exit(127);
+                }
+                -1 => libc::_exit(1),
+                _ => libc::_exit(0),
+            }
+        }
+    }
+    let status = retry_eintr(|| waitpid(Pid::from_raw(middle), None))
+        .map_err(|e| Error::connect("wait for the detaching process", e))?;
+    match status {
+        nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(()),
+        _ => Err(Error::connect("detach criu", Errno::EAGAIN)),
+    }
+}
