@@ -21,19 +21,27 @@ LIB     := $(BUILD)/lib/libcriu.so.2
 HEADER  := include/criu.h
 RUST_SRC := $(shell find src proto -type f) Cargo.toml Cargo.lock build.rs
 
-.PHONY: all lib criu demo test test-rust test-header test-diff test-upstream test-examples \
+.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-examples \
         header install clean
 
 all: lib
 
-$(BUILD)/criu-env: scripts/install-criu
+# Debian packages the build needs (protoc-c, protobuf-c, gcc, tini).
+$(BUILD)/.deps: scripts/install-deps scripts/apt.sh
+	@mkdir -p $(BUILD)
+	scripts/install-deps
+	@touch $@
+
+deps: $(BUILD)/.deps
+
+$(BUILD)/criu-env: scripts/install-criu scripts/apt.sh
 	@mkdir -p $(BUILD)
 	scripts/install-criu > $@.tmp && mv $@.tmp $@
 
 criu: $(BUILD)/criu-env
 	@cat $<
 
-target/release/libcriu.so: $(RUST_SRC)
+target/release/libcriu.so: $(RUST_SRC) $(BUILD)/.deps
 	$(CARGO) build --release --locked
 
 $(LIB): target/release/libcriu.so
@@ -54,7 +62,7 @@ test: test-rust test-header test-diff test-upstream test-examples
 test-rust: $(BUILD)/criu-env
 	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN $(CARGO) test --locked --lib --tests
 
-test-header:
+test-header: $(BUILD)/.deps
 	$(CARGO) test --locked --test header
 
 test-diff: lib $(BUILD)/criu-env
@@ -68,11 +76,14 @@ test-examples: lib $(BUILD)/criu-env
 
 $(BUILD)/criu.pc: criu.pc.in
 	@mkdir -p $(BUILD)
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' $< > $@
+	sed -e 's|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)/criu|; s|@VERSION@|$(VERSION)|' $< > $@
 
+# The same places and names as upstream's `make install`.
 install: lib $(BUILD)/criu.pc
-	install -D -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libcriu.so.2
-	ln -sf libcriu.so.2 $(DESTDIR)$(LIBDIR)/libcriu.so
+	install -D -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libcriu.so.2.0
+	ln -sfn libcriu.so.2.0 $(DESTDIR)$(LIBDIR)/libcriu.so.2
+	ln -sfn libcriu.so.2.0 $(DESTDIR)$(LIBDIR)/libcriu.so
+	install -D -m 0644 target/release/libcriu.a $(DESTDIR)$(LIBDIR)/libcriu.a
 	install -D -m 0644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/criu/criu.h
 	install -D -m 0644 $(BUILD)/criu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/criu.pc
 

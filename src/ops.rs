@@ -115,12 +115,13 @@ fn missing(what: &str) -> Error {
 ///
 /// Unlike upstream libcriu, the request carries the options, which criu
 /// 4.x needs (it crashes without them); when no images directory is set, a
-/// temporary one is used and removed afterwards.
+/// temporary one is used and removed afterwards. It is passed as a
+/// descriptor: criu 4.1 fails on an `images_dir` path that is not a symlink.
 pub fn check(opts: &mut Options) -> Result<()> {
     let mut rpc = opts.rpc.clone();
     let scratch = if rpc.images_dir_fd < 0 && rpc.images_dir.is_none() {
         let dir = ScratchDir::new()?;
-        rpc.images_dir = Some(dir.path_str()?);
+        rpc.images_dir_fd = dir.fd();
         Some(dir)
     } else {
         None
@@ -229,8 +230,12 @@ pub fn feature_check(opts: &mut Options, wanted: Features) -> Result<Features> {
     })
 }
 
-/// A private temporary directory, removed with everything in it on drop.
-struct ScratchDir(PathBuf);
+/// A private temporary directory, open, and removed with everything in it
+/// on drop.
+struct ScratchDir {
+    path: PathBuf,
+    dir: std::fs::File,
+}
 
 impl ScratchDir {
     fn new() -> Result<ScratchDir> {
@@ -243,20 +248,25 @@ impl ScratchDir {
             return Err(Error::Connect { errno: e as i32, what: format!("temporary images directory: {}", e.desc()) });
         }
         bytes.pop();
-        Ok(ScratchDir(PathBuf::from(std::ffi::OsString::from_vec(bytes))))
+        let path = PathBuf::from(std::ffi::OsString::from_vec(bytes));
+        match std::fs::File::open(&path) {
+            Ok(dir) => Ok(ScratchDir { path, dir }),
+            Err(e) => {
+                let _ = std::fs::remove_dir(&path);
+                let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                Err(Error::Connect { errno, what: format!("temporary images directory: {e}") })
+            }
+        }
     }
 
-    fn path_str(&self) -> Result<String> {
-        self.0
-            .to_str()
-            .map(str::to_owned)
-            .ok_or_else(|| Error::InvalidArgument("temporary directory path is not UTF-8".into()))
+    fn fd(&self) -> i32 {
+        std::os::fd::AsRawFd::as_raw_fd(&self.dir)
     }
 }
 
 impl Drop for ScratchDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 

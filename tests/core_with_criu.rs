@@ -1,0 +1,172 @@
+//! The Rust core against the real criu: `make test-rust` sets CRIU_BIN to
+//! the criu under test (default: `criu` from PATH).
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use criu::{ops, Error, Options};
+
+fn criu_bin() -> PathBuf {
+    std::env::var_os("CRIU_BIN").map(PathBuf::from).unwrap_or_else(|| "criu".into())
+}
+
+fn options() -> Options {
+    let mut o = Options::new();
+    o.set_service_binary(criu_bin()).set_log_level(4);
+    o
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("libcriu-rs-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A single process (no children to leave zombies behind) that appends a
+/// counter to `log` every 50 ms, in a session of its own with no terminal.
+fn start_counter(log: &PathBuf) -> u32 {
+    let script = "$| = 1; while (1) { open(my $f, '>>', $ARGV[0]) or die; print $f ++$i, \"\\n\"; close $f; select(undef, undef, undef, 0.05) }";
+    let child = unsafe {
+        Command::new("perl")
+            .args(["-e", script, &log.display().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            })
+            .spawn()
+            .expect("sh starts")
+    };
+    child.id()
+}
+
+fn lines(log: &PathBuf) -> usize {
+    std::fs::read_to_string(log).map(|s| s.lines().count()).unwrap_or(0)
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn reap(pid: u32) {
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+}
+
+fn kill(pid: i32) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+}
+
+#[test]
+fn version_comes_from_the_binary() {
+    let v = ops::version(&mut options()).expect("criu answers VERSION");
+    assert!(v.major >= 4, "criu {v:?} is older than 4.0");
+    assert!(ops::check_version(&mut options(), 30000).unwrap());
+    assert!(!ops::check_version(&mut options(), 990000).unwrap());
+}
+
+#[test]
+fn check_succeeds_where_upstream_crashed_criu() {
+    ops::check(&mut options()).expect("criu check through RPC succeeds");
+}
+
+#[test]
+fn missing_binary_is_a_connect_error() {
+    let mut o = Options::new();
+    o.set_service_binary("/nonexistent/criu");
+    let err = ops::version(&mut o).unwrap_err();
+    assert!(matches!(err, Error::Connect { errno: libc::ENOENT, .. }), "{err:?}");
+    assert_eq!(err.return_value(), -libc::ECONNREFUSED);
+}
+
+#[test]
+fn dumping_a_missing_process_reports_criu_errno() {
+    let dir = scratch("missing");
+    let images = File::open(&dir).unwrap();
+    let mut o = options();
+    // pid_max is never a live pid when the pid allocator has not wrapped.
+    let pid_max: i32 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+    o.set_images_dir_fd(images.as_raw_fd()).set_pid(pid_max);
+    let err = ops::dump(&mut o).unwrap_err();
+    match &err {
+        Error::Rpc { cr_errno, .. } => assert_eq!(*cr_errno, Some(libc::ESRCH), "{err}"),
+        other => panic!("expected an RPC failure, got {other:?}"),
+    }
+    assert_eq!((err.return_value(), err.errno()), (-libc::EBADE, libc::ESRCH));
+}
+
+#[test]
+fn dump_and_restore_a_running_process() {
+    // Restored trees are reparented to their nearest subreaper when criu
+    // exits: be it, so the test can reap what it restored.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let dir = scratch("dump-restore");
+    let log = dir.join("counter.log");
+    let images_path = dir.join("images");
+    std::fs::create_dir(&images_path).unwrap();
+    let pid = start_counter(&log);
+    wait_until("the counter to start", || lines(&log) >= 3);
+
+    let images = File::open(&images_path).unwrap();
+    let notes = Arc::new(Mutex::new(Vec::new()));
+    let seen = notes.clone();
+    let mut o = options();
+    o.set_images_dir_fd(images.as_raw_fd()).set_pid(pid as i32).set_log_file("dump.log");
+    o.set_notify(Box::new(move |n, _| {
+        seen.lock().unwrap().push((n.action().to_owned(), n.pid()));
+        0
+    }));
+    let outcome = ops::dump(&mut o).expect("dump succeeds");
+    assert!(!outcome.restored);
+    reap(pid);
+    wait_until("the dumped pid to be free", || !PathBuf::from(format!("/proc/{pid}")).exists());
+    let dumped = notes.lock().unwrap().clone();
+    assert!(dumped.iter().any(|(a, _)| a == "post-dump"), "{dumped:?}");
+    let before = lines(&log);
+
+    let mut r = options();
+    r.set_images_dir_fd(images.as_raw_fd()).set_log_file("restore.log");
+    let seen = notes.clone();
+    r.set_notify(Box::new(move |n, _| {
+        seen.lock().unwrap().push((n.action().to_owned(), n.pid()));
+        0
+    }));
+    let restored = ops::restore(&mut r).expect("restore succeeds");
+    assert_eq!(restored, pid as i32, "criu restores the same pid");
+    let all = notes.lock().unwrap().clone();
+    // criu names the restored root's pid in its post-restore notification.
+    assert!(all.iter().any(|(a, p)| a == "post-restore" && *p == Some(restored)), "{all:?}");
+    wait_until("the restored counter to go on", || lines(&log) >= before + 3);
+    kill(restored);
+    reap(restored as u32);
+}
+
+#[test]
+fn a_notify_callback_can_veto_a_dump() {
+    let dir = scratch("veto");
+    let log = dir.join("counter.log");
+    let pid = start_counter(&log);
+    wait_until("the counter to start", || lines(&log) >= 1);
+    let images = File::open(&dir).unwrap();
+    let mut o = options();
+    o.set_images_dir_fd(images.as_raw_fd()).set_pid(pid as i32).set_leave_running(true);
+    o.set_notify(Box::new(|n, _| if n.action() == "pre-dump" { -42 } else { 0 }));
+    let err = ops::dump(&mut o).unwrap_err();
+    assert_eq!(err, Error::Callback(-42));
+    // The vetoed dump left the process running.
+    let before = lines(&log);
+    wait_until("the counter to go on", || lines(&log) > before);
+    kill(pid as i32);
+    reap(pid);
+}
