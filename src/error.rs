@@ -8,11 +8,14 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// criu ran the request and reported failure. `cr_errno` is criu's own
-    /// errno for the failure (when it sent one) and `cr_errmsg` its first
-    /// error message. C value: `-EBADE`, errno = `cr_errno` or 0.
+    /// errno for the failure (when it sent one), `cr_errmsg` its first error
+    /// message, and `log_errors` the last error lines of its log file (when
+    /// the caller named one), which usually name the cause. C value:
+    /// `-EBADE`, errno = `cr_errno` or 0.
     Rpc {
         cr_errno: Option<i32>,
         cr_errmsg: Option<String>,
+        log_errors: Option<String>,
     },
     /// criu could not be reached: the binary could not be started, or the
     /// service socket refused. `errno` is the system error. C: `-ECONNREFUSED`.
@@ -76,9 +79,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Rpc { cr_errno, cr_errmsg } => {
+            Error::Rpc { cr_errno, cr_errmsg, log_errors } => {
                 write!(f, "criu reported failure")?;
-                if let Some(msg) = cr_errmsg.as_deref().filter(|m| !m.is_empty()) {
+                if let Some(msg) = log_errors.as_deref().or(cr_errmsg.as_deref()).filter(|m| !m.is_empty()) {
                     write!(f, ": {}", msg.trim_end())?;
                 }
                 if let Some(e) = cr_errno.filter(|e| *e != 0) {
@@ -109,10 +112,10 @@ mod tests {
 
     #[test]
     fn return_values_follow_criu_h() {
-        let rpc = Error::Rpc { cr_errno: Some(libc::ESRCH), cr_errmsg: None };
+        let rpc = Error::Rpc { cr_errno: Some(libc::ESRCH), cr_errmsg: None, log_errors: None };
         assert_eq!(rpc.return_value(), -libc::EBADE);
         assert_eq!(rpc.errno(), libc::ESRCH);
-        assert_eq!(Error::Rpc { cr_errno: None, cr_errmsg: None }.errno(), 0);
+        assert_eq!(Error::Rpc { cr_errno: None, cr_errmsg: None, log_errors: None }.errno(), 0);
         let conn = Error::Connect { errno: libc::ENOENT, what: String::new() };
         assert_eq!((conn.return_value(), conn.errno()), (-libc::ECONNREFUSED, libc::ENOENT));
         let comm = Error::Comm { errno: libc::EPIPE, what: String::new() };
@@ -127,9 +130,11 @@ mod tests {
 
     #[test]
     fn messages_name_the_cause() {
-        let e = Error::Rpc { cr_errno: Some(libc::ESRCH), cr_errmsg: Some("No such process\n".into()) };
+        let e = Error::Rpc { cr_errno: Some(libc::ESRCH), cr_errmsg: Some("No such process\n".into()), log_errors: None };
         let text = e.to_string();
         assert!(text.contains("No such process"), "{text}");
         assert!(text.contains("errno 3"), "{text}");
+        let e = Error::Rpc { cr_errno: None, cr_errmsg: Some("rlimit".into()), log_errors: Some("ghost limit".into()) };
+        assert!(e.to_string().contains("ghost limit"), "the log's cause wins over cr_errmsg");
     }
 }

@@ -13,6 +13,7 @@
 //! ops::dump(&mut opts).unwrap();
 //! ```
 
+pub mod criu_log;
 pub mod error;
 pub mod ffi;
 pub mod notify;

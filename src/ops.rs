@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::criu_log;
 use crate::error::{Error, Result};
 use crate::notify::Notification;
 use crate::options::{Options, Service, DEFAULT_SERVICE_BINARY};
@@ -95,15 +96,24 @@ fn exchange(conn: &Connection, opts: &mut Options, req: &CriuReq) -> Result<Criu
             return Err(Error::UnexpectedResponse { expected: req.r#type, got: resp.r#type });
         }
         if !resp.success {
-            return Err(Error::Rpc { cr_errno: resp.cr_errno, cr_errmsg: resp.cr_errmsg.clone() });
+            let log_errors = req.opts.as_ref().and_then(criu_log::log_path).and_then(|p| criu_log::error_summary(&p));
+            return Err(Error::Rpc { cr_errno: resp.cr_errno, cr_errmsg: resp.cr_errmsg.clone(), log_errors });
         }
         return Ok(resp);
     }
 }
 
+/// Open a connection for a request with these options. A criu started by
+/// the library gets the descriptors of `inherit_fd` entries even when the
+/// caller opened them close-on-exec.
+fn connect(service: &Service, rpc: &CriuOpts, detach: bool) -> Result<Connection> {
+    let inherited: Vec<i32> = rpc.inherit_fd.iter().map(|i| i.fd).collect();
+    Connection::open(service, detach, &inherited)
+}
+
 /// One request on a fresh connection.
 fn call(opts: &mut Options, req: CriuReq, detach: bool) -> Result<CriuResp> {
-    let conn = Connection::open(&opts.service, detach)?;
+    let conn = connect(&opts.service, req.opts.as_ref().unwrap_or(&opts.rpc), detach)?;
     exchange(&conn, opts, &req)
 }
 
@@ -155,7 +165,7 @@ pub fn dump_iters(opts: &mut Options, mut more: impl FnMut(&mut Options) -> i32)
             "iterative dump needs the pid of the tree (it cannot dump the caller)".into(),
         ));
     }
-    let conn = Connection::open(&opts.service, false)?;
+    let conn = connect(&opts.service, &opts.rpc, false)?;
     loop {
         exchange(&conn, opts, &request(CriuReqType::PreDump, Some(opts.rpc.clone())))?;
         match more(opts) {
@@ -187,7 +197,7 @@ pub fn restore_child(opts: &mut Options) -> Result<i32> {
     };
     let mut rpc = opts.rpc.clone();
     rpc.rst_sibling = Some(true);
-    let conn = Connection::open(&service, false)?;
+    let conn = connect(&service, &rpc, false)?;
     let resp = exchange(&conn, opts, &request(CriuReqType::Restore, Some(rpc)))?;
     resp.restore.map(|r| r.pid).ok_or_else(|| missing("restored pid"))
 }

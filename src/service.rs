@@ -44,8 +44,9 @@ pub(crate) struct Received {
 impl Connection {
     /// Connect as `service` says. `detach` asks for a criu that is not our
     /// child, which a dump of the caller's own tree needs (criu must not be
-    /// part of the tree it dumps).
-    pub fn open(service: &Service, detach: bool) -> Result<Connection> {
+    /// part of the tree it dumps). A criu we start inherits `keep_fds`
+    /// (close-on-exec or not) besides its socket.
+    pub fn open(service: &Service, detach: bool, keep_fds: &[RawFd]) -> Result<Connection> {
         match service {
             Service::Fd(fd) => {
                 if *fd < 0 {
@@ -70,7 +71,7 @@ impl Connection {
                     .map_err(|e| Error::connect(&format!("connect to {}", path.display()), e))?;
                 Ok(Connection { socket: Some(socket), child: None })
             }
-            Service::Binary(binary) => spawn_swrk(binary, detach),
+            Service::Binary(binary) => spawn_swrk(binary, detach, keep_fds),
         }
     }
 
@@ -169,7 +170,7 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
 }
 
 /// Start `<binary> swrk <fd>` and return our end of its socket.
-fn spawn_swrk(binary: &Path, detach: bool) -> Result<Connection> {
+fn spawn_swrk(binary: &Path, detach: bool, keep_fds: &[RawFd]) -> Result<Connection> {
     let (ours, theirs) = socket::socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -180,11 +181,13 @@ fn spawn_swrk(binary: &Path, detach: bool) -> Result<Connection> {
     let program = cstring(binary.as_os_str().as_bytes(), "service binary")?;
     let fd_arg = cstring(theirs.as_raw_fd().to_string().as_bytes(), "fd")?;
     let argv = [program.as_ptr(), c"swrk".as_ptr(), fd_arg.as_ptr(), std::ptr::null()];
+    let mut keep: Vec<RawFd> = keep_fds.iter().copied().filter(|fd| *fd >= 0).collect();
+    keep.push(theirs.as_raw_fd());
     let child = if detach {
-        spawn_detached(&program, &argv, theirs.as_raw_fd())?;
+        spawn_detached(&program, &argv, &keep)?;
         None
     } else {
-        Some(posix_spawn(&program, &argv, theirs.as_raw_fd())?)
+        Some(posix_spawn(&program, &argv, &keep)?)
     };
     drop(theirs);
     Ok(Connection { socket: Some(ours), child })
@@ -193,7 +196,7 @@ fn spawn_swrk(binary: &Path, detach: bool) -> Result<Connection> {
 /// posix_spawn does not copy the caller's address space (glibc uses
 /// CLONE_VM|CLONE_VFORK), so starting criu costs the same from a 4 GiB caller
 /// as from a small one.
-fn posix_spawn(program: &CString, argv: &[*const libc::c_char; 4], keep_fd: RawFd) -> Result<Pid> {
+fn posix_spawn(program: &CString, argv: &[*const libc::c_char; 4], keep_fds: &[RawFd]) -> Result<Pid> {
     unsafe {
         let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
         let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
@@ -203,9 +206,11 @@ fn posix_spawn(program: &CString, argv: &[*const libc::c_char; 4], keep_fd: RawF
             return Err(e);
         }
         let result = (|| {
-            // dup2 onto itself clears FD_CLOEXEC in the child only, so the
-            // socket reaches criu without ever being inheritable here.
-            check_spawn(libc::posix_spawn_file_actions_adddup2(&mut actions, keep_fd, keep_fd), "dup2")?;
+            // dup2 onto itself clears FD_CLOEXEC in the child only, so these
+            // reach criu without ever being inheritable here.
+            for fd in keep_fds {
+                check_spawn(libc::posix_spawn_file_actions_adddup2(&mut actions, *fd, *fd), "dup2")?;
+            }
             // criu needs SIGCHLD delivered and handled by default, whatever
             // the caller blocked or ignored.
             let mut mask: libc::sigset_t = std::mem::zeroed();
@@ -257,7 +262,7 @@ fn environ() -> *const *mut libc::c_char {
 /// Start criu as a grandchild in a session of its own, so that it is not
 /// part of the caller's process tree (needed when the caller dumps itself).
 /// Only the short-lived middle process is our child, and it is reaped here.
-fn spawn_detached(program: &CString, argv: &[*const libc::c_char; 4], keep_fd: RawFd) -> Result<()> {
+fn spawn_detached(program: &CString, argv: &[*const libc::c_char; 4], keep_fds: &[RawFd]) -> Result<()> {
     // Everything the children need is prepared before fork: after fork only
     // async-signal-safe calls are made.
     let root = c"/";
@@ -276,8 +281,10 @@ fn spawn_detached(program: &CString, argv: &[*const libc::c_char; 4], keep_fd: R
             match libc::fork() {
                 0 => {
                     libc::chdir(root.as_ptr());
-                    let flags = libc::fcntl(keep_fd, libc::F_GETFD);
-                    libc::fcntl(keep_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                    for fd in keep_fds {
+                        let flags = libc::fcntl(*fd, libc::F_GETFD);
+                        libc::fcntl(*fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                    }
                     libc::execvp(program.as_ptr(), argv.as_ptr());
                     libc::_exit(127);
                 }
