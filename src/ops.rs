@@ -56,7 +56,7 @@ fn request(kind: CriuReqType, opts: Option<CriuOpts>) -> CriuReq {
 
 /// Send `req` and read responses until the one that answers it, handing
 /// notifications to the caller's callback on the way.
-fn exchange(conn: &Connection, opts: &mut Options, req: &CriuReq) -> Result<CriuResp> {
+fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq) -> Result<CriuResp> {
     conn.send(req)?;
     loop {
         let received = conn.recv()?;
@@ -106,15 +106,15 @@ fn exchange(conn: &Connection, opts: &mut Options, req: &CriuReq) -> Result<Criu
 /// Open a connection for a request with these options. A criu started by
 /// the library gets the descriptors of `inherit_fd` entries even when the
 /// caller opened them close-on-exec.
-fn connect(service: &Service, rpc: &CriuOpts, detach: bool) -> Result<Connection> {
+fn connect(opts: &Options, service: &Service, rpc: &CriuOpts, detach: bool) -> Result<Connection> {
     let inherited: Vec<i32> = rpc.inherit_fd.iter().map(|i| i.fd).collect();
-    Connection::open(service, detach, &inherited)
+    Connection::open(service, detach, &inherited, opts.reply_timeout)
 }
 
 /// One request on a fresh connection.
 fn call(opts: &mut Options, req: CriuReq, detach: bool) -> Result<CriuResp> {
-    let conn = connect(&opts.service, req.opts.as_ref().unwrap_or(&opts.rpc), detach)?;
-    exchange(&conn, opts, &req)
+    let mut conn = connect(opts, &opts.service, req.opts.as_ref().unwrap_or(&opts.rpc), detach)?;
+    exchange(&mut conn, opts, &req)
 }
 
 fn missing(what: &str) -> Error {
@@ -165,16 +165,16 @@ pub fn dump_iters(opts: &mut Options, mut more: impl FnMut(&mut Options) -> i32)
             "iterative dump needs the pid of the tree (it cannot dump the caller)".into(),
         ));
     }
-    let conn = connect(&opts.service, &opts.rpc, false)?;
+    let mut conn = connect(opts, &opts.service, &opts.rpc, false)?;
     loop {
-        exchange(&conn, opts, &request(CriuReqType::PreDump, Some(opts.rpc.clone())))?;
+        exchange(&mut conn, opts, &request(CriuReqType::PreDump, Some(opts.rpc.clone())))?;
         match more(opts) {
             n if n < 0 => return Err(Error::Callback(n)),
             0 => break,
             _ => {}
         }
     }
-    exchange(&conn, opts, &request(CriuReqType::Dump, Some(opts.rpc.clone()))).map(|_| ())
+    exchange(&mut conn, opts, &request(CriuReqType::Dump, Some(opts.rpc.clone()))).map(|_| ())
 }
 
 /// Restore the tree from the images directory; returns the pid of its root.
@@ -197,8 +197,8 @@ pub fn restore_child(opts: &mut Options) -> Result<i32> {
     };
     let mut rpc = opts.rpc.clone();
     rpc.rst_sibling = Some(true);
-    let conn = connect(&service, &rpc, false)?;
-    let resp = exchange(&conn, opts, &request(CriuReqType::Restore, Some(rpc)))?;
+    let mut conn = connect(opts, &service, &rpc, false)?;
+    let resp = exchange(&mut conn, opts, &request(CriuReqType::Restore, Some(rpc)))?;
     resp.restore.map(|r| r.pid).ok_or_else(|| missing("restored pid"))
 }
 

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::notify::NotifyCallback;
@@ -68,6 +69,7 @@ pub struct Options {
     pub(crate) rpc: rpc::CriuOpts,
     pub(crate) service: Service,
     pub(crate) notify: Option<NotifyCallback>,
+    pub(crate) reply_timeout: Option<Duration>,
 }
 
 impl Default for Options {
@@ -76,6 +78,7 @@ impl Default for Options {
             rpc: rpc::CriuOpts::default(),
             service: Service::Binary(PathBuf::from(DEFAULT_SERVICE_BINARY)),
             notify: None,
+            reply_timeout: None,
         }
     }
 }
@@ -86,6 +89,7 @@ impl fmt::Debug for Options {
             .field("rpc", &self.rpc)
             .field("service", &self.service)
             .field("notify", &self.notify.as_ref().map(|_| "callback"))
+            .field("reply_timeout", &self.reply_timeout)
             .finish()
     }
 }
@@ -394,6 +398,16 @@ impl Options {
     pub fn set_notify(&mut self, callback: NotifyCallback) -> &mut Self {
         self.notify = Some(callback);
         self.rpc.notify_scripts = Some(true);
+        self
+    }
+
+    /// Bound how long the library waits for each answer of criu (`None`,
+    /// the default, waits as long as criu takes, as upstream does). When the
+    /// bound passes, the operation fails with errno ETIMEDOUT and a criu the
+    /// library started is killed. This is not criu's own freeze timeout
+    /// ([`Options::set_timeout`]).
+    pub fn set_reply_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
+        self.reply_timeout = timeout;
         self
     }
 

@@ -9,6 +9,7 @@ use std::ffi::{CString, OsStr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
@@ -33,6 +34,10 @@ pub(crate) struct Connection {
     /// The criu process we started and must reap; `None` for service sockets,
     /// caller-given fds and detached (self-dump) criu processes.
     child: Option<Pid>,
+    /// How long one response may take (`None`: as long as criu needs).
+    timeout: Option<Duration>,
+    /// Set when criu missed the timeout: our child is killed, not awaited.
+    abandoned: bool,
 }
 
 /// A response and the descriptor criu attached to it, if any.
@@ -46,7 +51,12 @@ impl Connection {
     /// child, which a dump of the caller's own tree needs (criu must not be
     /// part of the tree it dumps). A criu we start inherits `keep_fds`
     /// (close-on-exec or not) besides its socket.
-    pub fn open(service: &Service, detach: bool, keep_fds: &[RawFd]) -> Result<Connection> {
+    pub fn open(service: &Service, detach: bool, keep_fds: &[RawFd], timeout: Option<Duration>) -> Result<Connection> {
+        let (socket, child) = Self::connect(service, detach, keep_fds)?;
+        Ok(Connection { socket: Some(socket), child, timeout, abandoned: false })
+    }
+
+    fn connect(service: &Service, detach: bool, keep_fds: &[RawFd]) -> Result<(OwnedFd, Option<Pid>)> {
         match service {
             Service::Fd(fd) => {
                 if *fd < 0 {
@@ -55,7 +65,7 @@ impl Connection {
                 // Upstream closes the given socket once the request is done;
                 // callers written for it rely on that, so we own it from here.
                 let socket = unsafe { OwnedFd::from_raw_fd(*fd) };
-                Ok(Connection { socket: Some(socket), child: None })
+                Ok((socket, None))
             }
             Service::Socket(path) => {
                 let socket = socket::socket(
@@ -69,7 +79,7 @@ impl Connection {
                     .map_err(|e| Error::connect(&format!("service address {}", path.display()), e))?;
                 socket::connect(socket.as_raw_fd(), &addr)
                     .map_err(|e| Error::connect(&format!("connect to {}", path.display()), e))?;
-                Ok(Connection { socket: Some(socket), child: None })
+                Ok((socket, None))
             }
             Service::Binary(binary) => spawn_swrk(binary, detach, keep_fds),
         }
@@ -91,8 +101,32 @@ impl Connection {
         Ok(())
     }
 
+    /// Wait until a response is ready, at most the timeout.
+    fn wait_readable(&mut self) -> Result<()> {
+        let Some(timeout) = self.timeout else { return Ok(()) };
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let mut pfd = libc::pollfd { fd: self.fd(), events: libc::POLLIN, revents: 0 };
+            let ms = left.as_millis().min(i32::MAX as u128) as i32;
+            match unsafe { libc::poll(&mut pfd, 1, ms) } {
+                0 => {
+                    self.abandoned = true;
+                    return Err(Error::Comm {
+                        errno: libc::ETIMEDOUT,
+                        what: format!("criu did not answer within {} ms", timeout.as_millis()),
+                    });
+                }
+                n if n > 0 => return Ok(()),
+                _ if Errno::last() == Errno::EINTR => continue,
+                _ => return Err(Error::comm("wait for response", Errno::last())),
+            }
+        }
+    }
+
     /// Receive one response, with the descriptor criu may pass along.
-    pub fn recv(&self) -> Result<Received> {
+    pub fn recv(&mut self) -> Result<Received> {
+        self.wait_readable()?;
         let fd = self.fd();
         // Learn the packet's size first, so the buffer fits it exactly.
         let size = retry_eintr(|| {
@@ -151,6 +185,10 @@ impl Drop for Connection {
         // Closing first lets a criu still waiting for more requests exit.
         self.socket.take();
         if let Some(pid) = self.child.take() {
+            if self.abandoned {
+                // A criu that missed the deadline may never exit by itself.
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
             let _ = retry_eintr(|| waitpid(pid, None));
         }
     }
@@ -170,7 +208,7 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
 }
 
 /// Start `<binary> swrk <fd>` and return our end of its socket.
-fn spawn_swrk(binary: &Path, detach: bool, keep_fds: &[RawFd]) -> Result<Connection> {
+fn spawn_swrk(binary: &Path, detach: bool, keep_fds: &[RawFd]) -> Result<(OwnedFd, Option<Pid>)> {
     let (ours, theirs) = socket::socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -190,7 +228,7 @@ fn spawn_swrk(binary: &Path, detach: bool, keep_fds: &[RawFd]) -> Result<Connect
         Some(posix_spawn(&program, &argv, &keep)?)
     };
     drop(theirs);
-    Ok(Connection { socket: Some(ours), child })
+    Ok((ours, child))
 }
 
 /// posix_spawn does not copy the caller's address space (glibc uses

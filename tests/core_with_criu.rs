@@ -1,72 +1,14 @@
 //! The Rust core against the real criu: `make test-rust` sets CRIU_BIN to
 //! the criu under test (default: `criu` from PATH).
 
+mod common;
+
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
+use common::*;
 use criu::{ops, Error, Options};
-
-fn criu_bin() -> PathBuf {
-    std::env::var_os("CRIU_BIN").map(PathBuf::from).unwrap_or_else(|| "criu".into())
-}
-
-fn options() -> Options {
-    let mut o = Options::new();
-    o.set_service_binary(criu_bin()).set_log_level(4);
-    o
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("libcriu-rs-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A single process (no children to leave zombies behind) that appends a
-/// counter to `log` every 50 ms, in a session of its own with no terminal.
-fn start_counter(log: &PathBuf) -> u32 {
-    let script = "$| = 1; while (1) { open(my $f, '>>', $ARGV[0]) or die; print $f ++$i, \"\\n\"; close $f; select(undef, undef, undef, 0.05) }";
-    let child = unsafe {
-        Command::new("perl")
-            .args(["-e", script, &log.display().to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            })
-            .spawn()
-            .expect("sh starts")
-    };
-    child.id()
-}
-
-fn lines(log: &PathBuf) -> usize {
-    std::fs::read_to_string(log).map(|s| s.lines().count()).unwrap_or(0)
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn reap(pid: u32) {
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
-}
-
-fn kill(pid: i32) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-}
 
 #[test]
 fn version_comes_from_the_binary() {
@@ -108,9 +50,7 @@ fn dumping_a_missing_process_reports_criu_errno() {
 
 #[test]
 fn dump_and_restore_a_running_process() {
-    // Restored trees are reparented to their nearest subreaper when criu
-    // exits: be it, so the test can reap what it restored.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    become_subreaper();
     let dir = scratch("dump-restore");
     let log = dir.join("counter.log");
     let images_path = dir.join("images");
@@ -130,7 +70,6 @@ fn dump_and_restore_a_running_process() {
     let outcome = ops::dump(&mut o).expect("dump succeeds");
     assert!(!outcome.restored);
     reap(pid);
-    wait_until("the dumped pid to be free", || !PathBuf::from(format!("/proc/{pid}")).exists());
     let dumped = notes.lock().unwrap().clone();
     assert!(dumped.iter().any(|(a, _)| a == "post-dump"), "{dumped:?}");
     let before = lines(&log);
@@ -148,8 +87,7 @@ fn dump_and_restore_a_running_process() {
     // criu names the restored root's pid in its post-restore notification.
     assert!(all.iter().any(|(a, p)| a == "post-restore" && *p == Some(restored)), "{all:?}");
     wait_until("the restored counter to go on", || lines(&log) >= before + 3);
-    kill(restored);
-    reap(restored as u32);
+    finish(restored);
 }
 
 #[test]
@@ -167,6 +105,5 @@ fn a_notify_callback_can_veto_a_dump() {
     // The vetoed dump left the process running.
     let before = lines(&log);
     wait_until("the counter to go on", || lines(&log) > before);
-    kill(pid as i32);
-    reap(pid);
+    finish(pid as i32);
 }

@@ -1,0 +1,95 @@
+//! Helpers shared by the tests that drive the real criu: `make test-rust`
+//! sets CRIU_BIN to the criu under test (default: `criu` from PATH).
+#![allow(dead_code)]
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use criu::Options;
+
+pub fn criu_bin() -> PathBuf {
+    std::env::var_os("CRIU_BIN").map(PathBuf::from).unwrap_or_else(|| "criu".into())
+}
+
+/// Options reaching the criu under test, logging at debug level.
+pub fn options() -> Options {
+    let mut o = Options::new();
+    o.set_service_binary(criu_bin()).set_log_level(4);
+    o
+}
+
+/// A fresh directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("libcriu-rs-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Start `perl -e script args...` as a single process (no children to leave
+/// zombies behind) in a session of its own, stdio on /dev/null: a tree
+/// criu can dump and restore without outside help.
+pub fn start_perl(script: &str, args: &[&str]) -> u32 {
+    let child = unsafe {
+        Command::new("perl")
+            .arg("-e")
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            })
+            .spawn()
+            .expect("perl starts")
+    };
+    child.id()
+}
+
+/// A process that appends a counter line to `log` every 50 ms.
+pub fn start_counter(log: &Path) -> u32 {
+    let script = "$| = 1; while (1) { open(my $f, '>>', $ARGV[0]) or die; print $f ++$i, \"\\n\"; close $f; select(undef, undef, undef, 0.05) }";
+    start_perl(script, &[&log.display().to_string()])
+}
+
+pub fn read_lines(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log).map(|s| s.lines().map(str::to_owned).collect()).unwrap_or_default()
+}
+
+pub fn lines(log: &Path) -> usize {
+    read_lines(log).len()
+}
+
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Reap a dumped child and wait until its pid is free for the restore.
+pub fn reap(pid: u32) {
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+    wait_until("the pid to be free", || !Path::new(&format!("/proc/{pid}")).exists());
+}
+
+pub fn kill(pid: i32) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+}
+
+/// Restored trees are reparented to their nearest subreaper when criu
+/// exits: become it, so tests can reap what they restored.
+pub fn become_subreaper() {
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+}
+
+/// Kill and reap a restored process.
+pub fn finish(pid: i32) {
+    kill(pid);
+    reap(pid as u32);
+}
