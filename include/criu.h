@@ -96,6 +96,71 @@ typedef struct criu_opts criu_opts;
 #define CRIU_VERSION_SUBLEVEL 1
 
 /**
+ * Head of every image but inventory.img in the v1.1 layout.
+ */
+#define IMG_COMMON_MAGIC 1414939417
+
+/**
+ * inventory.img (no common magic before it).
+ */
+#define INVENTORY_MAGIC 1479618838
+
+/**
+ * pstree.img
+ */
+#define PSTREE_MAGIC 1344745520
+
+/**
+ * ids-<pid>.img
+ */
+#define IDS_MAGIC 1413685296
+
+/**
+ * fdinfo-<files_id>.img
+ */
+#define FDINFO_MAGIC 1445017394
+
+/**
+ * files.img
+ */
+#define FILES_MAGIC 1445998904
+
+/**
+ * tty-info.img
+ */
+#define TTY_INFO_MAGIC 1497706550
+
+/**
+ * reg-files.img (images of criu before files.img)
+ */
+#define REG_FILES_MAGIC 1345730102
+
+/**
+ * pipes.img (old images)
+ */
+#define PIPES_MAGIC 1448162645
+
+/**
+ * unixsk.img (old images)
+ */
+#define UNIXSK_MAGIC 1412905283
+
+/**
+ * tty.img (old images)
+ */
+#define TTY_FILES_MAGIC 1497575461
+
+/**
+ * The largest entry accepted.
+ */
+#define MAX_ENTRY (16 << 20)
+
+/**
+ * The largest image file read.
+ */
+#define MAX_IMAGE (256 << 20)
+
+/**
  * How the library reaches criu.
  */
 enum criu_service_comm {
@@ -545,6 +610,16 @@ void criu_set_mntns_compat_mode(bool val);
 void criu_set_empty_ns(int namespaces);
 
 /**
+ * Bound how long the library waits for each answer of criu, in
+ * milliseconds; 0 (the default) waits as long as criu takes, as upstream
+ * does. When the bound passes, the operation returns -ECOMM with errno
+ * ETIMEDOUT, and a criu the library started is killed and reaped. (Not
+ * criu's freeze timeout: see `criu_set_timeout()`.) An addition to
+ * upstream's API.
+ */
+void criu_set_reply_timeout(unsigned int milliseconds);
+
+/**
  * Call `cb` at each notification point criu reaches and ask criu for
  * notifications. The callback may call library functions on the same
  * options. NULL removes the callback (notifications stay requested and are
@@ -954,6 +1029,16 @@ void criu_local_set_mntns_compat_mode(struct criu_opts *opts, bool val);
  * Restore these namespaces (CLONE_NEW* flags) empty.
  */
 void criu_local_set_empty_ns(struct criu_opts *opts, int namespaces);
+
+/**
+ * Bound how long the library waits for each answer of criu, in
+ * milliseconds; 0 (the default) waits as long as criu takes, as upstream
+ * does. When the bound passes, the operation returns -ECOMM with errno
+ * ETIMEDOUT, and a criu the library started is killed and reaped. (Not
+ * criu's freeze timeout: see `criu_set_timeout()`.) An addition to
+ * upstream's API.
+ */
+void criu_local_set_reply_timeout(struct criu_opts *opts, unsigned int milliseconds);
 
 /**
  * Call `cb` at each notification point criu reaches and ask criu for

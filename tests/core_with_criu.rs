@@ -107,3 +107,21 @@ fn a_notify_callback_can_veto_a_dump() {
     wait_until("the counter to go on", || lines(&log) > before);
     finish(pid as i32);
 }
+
+#[test]
+fn a_silent_service_is_bounded_by_the_reply_timeout() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("silent");
+    let silent = dir.join("silent-criu");
+    // Accepts the request and never answers; records its pid for the check.
+    std::fs::write(&silent, format!("#!/bin/sh\necho $$ > {}/pid\nexec sleep 600\n", dir.display())).unwrap();
+    std::fs::set_permissions(&silent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut o = Options::new();
+    o.set_service_binary(&silent).set_reply_timeout(Some(std::time::Duration::from_millis(300)));
+    let started = std::time::Instant::now();
+    let err = ops::version(&mut o).unwrap_err();
+    assert!(matches!(err, Error::Comm { errno: libc::ETIMEDOUT, .. }), "{err:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "the call returned long after its bound");
+    let pid = std::fs::read_to_string(dir.join("pid")).unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(), "the silent criu was killed and reaped");
+}

@@ -459,6 +459,17 @@ pub unsafe extern "C" fn criu_set_empty_ns(namespaces: c_int) {
     with_global(|opts| unsafe { local::criu_local_set_empty_ns(opts, namespaces) })
 }
 
+/// Bound how long the library waits for each answer of criu, in
+/// milliseconds; 0 (the default) waits as long as criu takes, as upstream
+/// does. When the bound passes, the operation returns -ECOMM with errno
+/// ETIMEDOUT, and a criu the library started is killed and reaped. (Not
+/// criu's freeze timeout: see `criu_set_timeout()`.) An addition to
+/// upstream's API.
+#[no_mangle]
+pub unsafe extern "C" fn criu_set_reply_timeout(milliseconds: c_uint) {
+    with_global(|opts| unsafe { local::criu_local_set_reply_timeout(opts, milliseconds) })
+}
+
 /// Call `cb` at each notification point criu reaches and ask criu for
 /// notifications. The callback may call library functions on the same
 /// options. NULL removes the callback (notifications stay requested and are
