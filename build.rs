@@ -18,9 +18,22 @@ fn main() {
 
     let protoc = protoc_bin_vendored::protoc_bin_path().expect("vendored protoc is available");
     env::set_var("PROTOC", protoc);
+    println!("cargo:rerun-if-changed=proto/images");
+    let protos = [
+        "proto/rpc.proto",
+        // The few image messages criu::images reads.
+        "proto/images/core.proto",
+        "proto/images/fdinfo.proto",
+        "proto/images/inventory.proto",
+        "proto/images/pipe.proto",
+        "proto/images/pstree.proto",
+        "proto/images/regfile.proto",
+        "proto/images/sk-unix.proto",
+        "proto/images/tty.proto",
+    ];
     prost_build::Config::new()
-        .compile_protos(&["proto/rpc.proto"], &["proto"])
-        .expect("proto/rpc.proto compiles");
+        .compile_protos(&protos, &["proto"])
+        .expect("the protobuf schemas compile");
 
     let status = Command::new("protoc-c")
         .arg("--proto_path=proto")

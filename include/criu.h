@@ -221,6 +221,36 @@ struct criu_opts;
 typedef CriuNotify *criu_notify_arg_t;
 
 /**
+ * One resource a restore must be handed (see `criu_list_externals()`).
+ * The strings are valid only during the callback.
+ */
+struct criu_external {
+  /**
+   * "file", "pipe", "unix-socket" or "tty".
+   */
+  const char *kind;
+  /**
+   * The key to pass to `criu_add_inherit_fd()` at restore.
+   */
+  const char *key;
+  /**
+   * The dumped task that held it, and its descriptor number there.
+   */
+  int pid;
+  int fd;
+  /**
+   * What it was, in words (a path, the peer, ...).
+   */
+  const char *description;
+};
+
+/**
+ * Called once per resource by `criu_list_externals()`; a nonzero return
+ * stops the listing, which then returns that value.
+ */
+typedef int (*criu_external_cb)(const struct criu_external *ext, void *arg);
+
+/**
  * A notify callback: `action` names the point criu reached (`pre-dump`,
  * `post-dump`, `pre-restore`, `post-restore`, `network-lock`,
  * `network-unlock`, `setup-namespaces`, `post-setup-namespaces`,
@@ -268,12 +298,45 @@ int criu_notify_pid(criu_notify_arg_t na);
 
 /**
  * The message of the last error of the calling thread: why the last failed
- * `criu_*` call on this thread failed, in words (criu's own message where
- * it sent one). The string is owned by the library and valid until the
- * thread's next call into the library; never NULL (empty when no call
- * failed yet).
+ * `criu_*` call on this thread failed, in words (the cause from criu's log
+ * when a log file was set, else criu's own message, else the library's).
+ * The string is owned by the library and valid until the thread's next call
+ * into the library; never NULL (empty when no call failed yet).
  */
 const char *criu_get_last_error(void);
+
+/**
+ * Write into `buf` (`size` bytes) the id that `criu_add_external()` needs
+ * to leave descriptor `fd` of process `pid` out of a dump, e.g.
+ * `file[2a:1f3c]` for a regular file (mount id and inode, hex) or
+ * `tty[...]` for a terminal. Returns the id's length, -EINVAL when the
+ * descriptor cannot be found or has no external id, -ERANGE when `buf` is
+ * too small (64 bytes always suffice).
+ */
+int criu_get_external_id(pid_t pid, int fd, char *buf, size_t size);
+
+/**
+ * Write into `buf` (`size` bytes) the key under which a restore takes, via
+ * `criu_add_inherit_fd()`, a replacement for descriptor `fd` of process
+ * `pid` as it is now: `pipe:[inode]`, `socket:[inode]`, `tty[rdev:dev]`,
+ * `file[mnt_id:inode]` (for a file that will be declared external) or a
+ * path. Returns the key's length, -EINVAL when the descriptor cannot be
+ * found, -ERANGE when `buf` is too small (the size needed is in
+ * `criu_get_last_error()`; PATH_MAX + 16 always suffices).
+ */
+int criu_get_inherit_key(pid_t pid, int fd, char *buf, size_t size);
+
+/**
+ * List what a restore from the images in `images_dir` must be handed
+ * through `criu_add_inherit_fd()`: files dumped as external, and pipes,
+ * unix sockets and terminals whose other end was outside the dumped tree.
+ * Calls `cb` once per resource with `arg`. The images are treated as
+ * untrusted (sizes are bounded, malformed files are errors). Returns the
+ * number of resources, the nonzero value `cb` returned, or -EINVAL (NULL
+ * argument, unreadable or malformed images; reason in
+ * `criu_get_last_error()`).
+ */
+int criu_list_externals(const char *images_dir, criu_external_cb cb, void *arg);
 
 /**
  * Set the process-wide options to defaults (freeing earlier ones). Must be
@@ -975,17 +1038,25 @@ int criu_local_add_cg_yard(struct criu_opts *opts, const char *path);
 
 /**
  * At restore, give the restored tree the caller's descriptor `fd` in place
- * of the resource `key` (e.g. `file[mnt_id:inode]`, `pipe:[inode]`,
- * `socket:[inode]`, `tty[rdev:dev]`). Only with criu started by the library
- * (the default service binary mode): returns -1 otherwise. Returns 0, or
- * -EINVAL for bad options or key.
+ * of the resource `key`: `file[mnt_id:inode]` (hex, for files declared
+ * external at dump), `pipe:[inode]`, `socket:[inode]` (decimal, as
+ * /proc/PID/fd shows them), `tty[rdev:dev]` (hex), or a file's path without
+ * its leading slash; `criu_get_inherit_key()` gives the key of an open
+ * descriptor. `fd` may be close-on-exec. Only with criu started by the
+ * library (the default service binary mode): returns -1 otherwise, as
+ * upstream. Returns 0, or -EINVAL for a negative or closed `fd` or a
+ * malformed key (upstream accepted both and the restore then ignored them),
+ * with the reason in `criu_get_last_error()`.
  */
 int criu_local_add_inherit_fd(struct criu_opts *opts, int fd, const char *key);
 
 /**
  * Declare a resource external to the tree (e.g. `file[mnt_id:inode]` at
- * dump, `mnt[key]:val`, `veth[in]:out`, `dev[major/minor]:key`). Returns 0 or
- * -EINVAL.
+ * dump, `tty[rdev:dev]`, `unix[inode]`, `mnt[key]:val`, `veth[in]:out`,
+ * `dev[major/minor]:key`); `criu_get_external_id()` gives the id of an
+ * open file. Returns 0, or -EINVAL for a malformed id (which criu would
+ * silently match to nothing; upstream accepted it) with the reason in
+ * `criu_get_last_error()`.
  */
 int criu_local_add_external(struct criu_opts *opts, const char *key);
 

@@ -16,6 +16,8 @@
 pub mod criu_log;
 pub mod error;
 pub mod ffi;
+pub mod ids;
+pub mod images;
 pub mod notify;
 pub mod ops;
 pub mod options;

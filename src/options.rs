@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::ids;
 use crate::notify::NotifyCallback;
 use crate::rpc;
 
@@ -250,10 +251,6 @@ list_options! {
     add_irmap_path => irmap_scan_paths;
     /// Dump this cgroup controller.
     add_cg_dump_controller => cgroup_dump_controller;
-    /// A resource that is not the tree's own (`file[mnt_id:inode]`,
-    /// `dev[...]`, `veth[...]`, `mnt[...]`, ...): criu leaves it out at dump
-    /// and expects it to be handed in at restore.
-    add_external => external;
 }
 
 impl Options {
@@ -358,15 +355,33 @@ impl Options {
         Ok(self)
     }
 
+    /// Declare a resource that is not the tree's own (`file[mnt_id:inode]`,
+    /// `tty[rdev:dev]`, `unix[inode]`, `dev[...]`, `mnt[...]`, `veth[...]`,
+    /// ...): criu leaves it out at dump and expects it to be handed in at
+    /// restore. Malformed ids, which criu would silently match to nothing,
+    /// are refused (see [`crate::ids`]); [`crate::ids::external_id`] finds
+    /// the id of an open file.
+    pub fn add_external(&mut self, key: &str) -> Result<&mut Self> {
+        ids::validate_external(key)?;
+        self.rpc.external.push(key.to_owned());
+        Ok(self)
+    }
+
     /// At restore, hand the restored tree the caller's descriptor `fd` in
-    /// place of the resource named `key`. Only possible when criu is started
-    /// by the library (swrk), since criu must inherit the descriptor.
+    /// place of the resource named `key` (`file[mnt_id:inode]`,
+    /// `pipe:[inode]`, `socket:[inode]`, `tty[rdev:dev]`, or the path of a
+    /// file without its leading slash). Only possible when criu is started
+    /// by the library (swrk), since criu must inherit the descriptor; the
+    /// descriptor may be close-on-exec. [`crate::ids::inherit_key`] finds the
+    /// key of an open descriptor.
     pub fn add_inherit_fd(&mut self, fd: RawFd, key: &str) -> Result<&mut Self> {
         if !matches!(self.service, Service::Binary(_)) {
             return Err(Error::InvalidArgument(
                 "inherited fds need criu started by the library (service binary mode)".into(),
             ));
         }
+        ids::validate_inherit_fd(fd)?;
+        ids::validate_inherit_key(key)?;
         self.rpc.inherit_fd.push(rpc::InheritFd { key: key.to_owned(), fd });
         Ok(self)
     }
@@ -458,7 +473,7 @@ mod tests {
     fn setters_fill_request_fields() {
         let mut o = Options::new();
         o.set_pid(42).set_leave_running(true).set_ghost_limit(7).set_log_file("x.log");
-        o.set_timeout(9).add_external("file[1:2]").add_external("dev[3/4]:x");
+        o.set_timeout(9).add_external("file[1:2]").unwrap().add_external("dev[3/4]:x").unwrap();
         o.set_manage_cgroups_mode(CgMode::Soft).set_network_lock(NetworkLock::Skip);
         o.set_exec_cmd(&["a", "b"]).join_ns_add("net", "/proc/1/ns/net", None);
         let r = o.request_options();
@@ -485,11 +500,23 @@ mod tests {
     }
 
     #[test]
-    fn inherit_fd_needs_swrk() {
+    fn inherit_fd_needs_swrk_an_open_fd_and_a_real_key() {
         let mut o = Options::new();
-        assert!(o.add_inherit_fd(3, "file[1:2]").is_ok());
+        assert!(o.add_inherit_fd(0, "file[1:2]").is_ok());
+        assert!(o.add_inherit_fd(0, "pipe[12]").is_err(), "criu's help-text form matches nothing");
+        assert!(o.add_inherit_fd(-1, "pipe:[12]").is_err());
+        assert_eq!(o.rpc.inherit_fd.len(), 1);
         o.set_service_address("/tmp/sock");
-        assert!(o.add_inherit_fd(3, "file[1:2]").is_err());
+        assert!(o.add_inherit_fd(0, "file[1:2]").is_err());
+    }
+
+    #[test]
+    fn malformed_externals_are_refused() {
+        let mut o = Options::new();
+        assert!(o.add_external("file[zz:1]").is_err());
+        assert!(o.add_external("file[1:2").is_err());
+        assert!(o.add_external("file[1:2]x").is_err());
+        assert!(o.rpc.external.is_empty());
     }
 
     #[test]

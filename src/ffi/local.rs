@@ -551,25 +551,37 @@ pub unsafe extern "C" fn criu_local_add_cg_yard(opts: *mut criu_opts, path: *con
 }
 
 /// At restore, give the restored tree the caller's descriptor `fd` in place
-/// of the resource `key` (e.g. `file[mnt_id:inode]`, `pipe:[inode]`,
-/// `socket:[inode]`, `tty[rdev:dev]`). Only with criu started by the library
-/// (the default service binary mode): returns -1 otherwise. Returns 0, or
-/// -EINVAL for bad options or key.
+/// of the resource `key`: `file[mnt_id:inode]` (hex, for files declared
+/// external at dump), `pipe:[inode]`, `socket:[inode]` (decimal, as
+/// /proc/PID/fd shows them), `tty[rdev:dev]` (hex), or a file's path without
+/// its leading slash; `criu_get_inherit_key()` gives the key of an open
+/// descriptor. `fd` may be close-on-exec. Only with criu started by the
+/// library (the default service binary mode): returns -1 otherwise, as
+/// upstream. Returns 0, or -EINVAL for a negative or closed `fd` or a
+/// malformed key (upstream accepted both and the restore then ignored them),
+/// with the reason in `criu_get_last_error()`.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_add_inherit_fd(opts: *mut criu_opts, fd: c_int, key: *const c_char) -> c_int {
     with_opts(opts, EINVAL, |o| match text(key, "inherit fd key") {
-        Some(k) => setter_result(o.add_inherit_fd(fd, k).map(|_| ()), -1),
+        Some(k) => {
+            let swrk = matches!(o.service(), crate::options::Service::Binary(_));
+            setter_result(o.add_inherit_fd(fd, k).map(|_| ()), if swrk { EINVAL } else { -1 })
+        }
         None => EINVAL,
     })
 }
 
 /// Declare a resource external to the tree (e.g. `file[mnt_id:inode]` at
-/// dump, `mnt[key]:val`, `veth[in]:out`, `dev[major/minor]:key`). Returns 0 or
-/// -EINVAL.
+/// dump, `tty[rdev:dev]`, `unix[inode]`, `mnt[key]:val`, `veth[in]:out`,
+/// `dev[major/minor]:key`); `criu_get_external_id()` gives the id of an
+/// open file. Returns 0, or -EINVAL for a malformed id (which criu would
+/// silently match to nothing; upstream accepted it) with the reason in
+/// `criu_get_last_error()`.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_add_external(opts: *mut criu_opts, key: *const c_char) -> c_int {
-    set_text(opts, key, "external key", |o, v| {
-        o.add_external(v);
+    with_opts(opts, EINVAL, |o| match text(key, "external key") {
+        Some(k) => setter_result(o.add_external(k).map(|_| ()), EINVAL),
+        None => EINVAL,
     })
 }
 

@@ -4,6 +4,7 @@
 //! * [`local`]: the `criu_local_*` functions, on an options object the caller owns;
 //! * [`global`]: the `criu_*` functions, on one process-wide options object
 //!   behind a lock;
+//! * [`extras`]: functions beyond upstream's API;
 //! * [`guard`]: the checks every function starts with.
 //!
 //! include/criu.h is generated from this module by cbindgen.
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::options::Options;
 
+pub mod extras;
 pub mod global;
 pub(crate) mod guard;
 pub mod local;
@@ -166,16 +168,6 @@ pub unsafe extern "C" fn criu_notify_pid(na: criu_notify_arg_t) -> c_int {
             _ => 0,
         }
     })
-}
-
-/// The message of the last error of the calling thread: why the last failed
-/// `criu_*` call on this thread failed, in words (criu's own message where
-/// it sent one). The string is owned by the library and valid until the
-/// thread's next call into the library; never NULL (empty when no call
-/// failed yet).
-#[no_mangle]
-pub extern "C" fn criu_get_last_error() -> *const c_char {
-    guard::boundary(std::ptr::null(), guard::last_error_ptr)
 }
 
 impl CriuNotify {

@@ -338,7 +338,7 @@ static void local_api(const char *fake, bool fixed_cases)
 	SET(criu_local_add_inherit_fd(o, fd_at(102, "/dev/null"), "l-key1"));
 	SET(criu_local_add_inherit_fd(o, fd_at(103, "/dev/null"), "l-key2"));
 	SET(criu_local_add_external(o, "mnt[l1]:/l1"));
-	SET(criu_local_add_external(o, "net[l2]:/l2"));
+	SET(criu_local_add_external(o, "net[4026531992]:l2"));
 	SET(criu_local_set_page_server_address_port(o, "::1", 0)); /* fix ps-port-ret */
 	SET(criu_local_set_pre_dump_mode(o, CRIU_PRE_DUMP_SPLICE));
 	criu_local_set_pidfd_store_sk(o, fd_at(107, "/dev/null"));
@@ -428,6 +428,26 @@ static void defaults(void)
 	criu_local_free_opts(o);
 }
 
+/*
+ * Ids criu would silently match to nothing: upstream accepts them, ours
+ * refuses them at the call (fix malformed-ids-refused). A separate options
+ * object keeps the other cases' requests identical.
+ */
+static void malformed_ids(void)
+{
+	criu_opts *o = NULL;
+
+	begin("m-malformed-ids");
+	SET(criu_local_init_opts(&o));
+	SET(criu_local_add_external(o, "file[zz:1]"));
+	SET(criu_local_add_external(o, "file[1a:2b"));
+	SET(criu_local_add_external(o, "net[l2]:/l2"));
+	SET(criu_local_add_inherit_fd(o, fd_at(102, "/dev/null"), "pipe[123]"));
+	SET(criu_local_add_inherit_fd(o, fd_at(102, "/dev/null"), "/l-absolute"));
+	SET(criu_local_add_inherit_fd(o, -1, "pipe:[123]"));
+	criu_local_free_opts(o);
+}
+
 int main(int argc, char **argv)
 {
 	bool fixed_cases = argc > 2 && !strcmp(argv[2], "--fixed-cases");
@@ -442,6 +462,7 @@ int main(int argc, char **argv)
 	global_api(argv[1], fixed_cases);
 	local_api(argv[1], fixed_cases);
 	defaults();
+	malformed_ids();
 	printf("== end\n");
 	return 0;
 }

@@ -1,0 +1,165 @@
+//! Reading one image file: its magic numbers, then entries of a 32-bit
+//! length (host byte order, as criu writes it) followed by that many bytes
+//! of protobuf. Every read is bounded; garbage gives an error naming the
+//! file and the offset, never a panic.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use prost::Message;
+
+use crate::error::{Error, Result};
+
+/// Head of every image but inventory.img in the v1.1 layout.
+pub const IMG_COMMON_MAGIC: u32 = 0x5456_4319;
+/// inventory.img (no common magic before it).
+pub const INVENTORY_MAGIC: u32 = 0x5831_3116;
+/// pstree.img
+pub const PSTREE_MAGIC: u32 = 0x5027_3030;
+/// ids-<pid>.img
+pub const IDS_MAGIC: u32 = 0x5443_2030;
+/// fdinfo-<files_id>.img
+pub const FDINFO_MAGIC: u32 = 0x5621_3732;
+/// files.img
+pub const FILES_MAGIC: u32 = 0x5630_3138;
+/// tty-info.img
+pub const TTY_INFO_MAGIC: u32 = 0x5945_3036;
+/// reg-files.img (images of criu before files.img)
+pub const REG_FILES_MAGIC: u32 = 0x5036_3636;
+/// pipes.img (old images)
+pub const PIPES_MAGIC: u32 = 0x5651_3555;
+/// unixsk.img (old images)
+pub const UNIXSK_MAGIC: u32 = 0x5437_3943;
+/// tty.img (old images)
+pub const TTY_FILES_MAGIC: u32 = 0x5943_3025;
+
+/// The largest entry accepted.
+pub const MAX_ENTRY: u32 = 16 << 20;
+/// The largest image file read.
+pub const MAX_IMAGE: u64 = 256 << 20;
+
+/// How the images of a directory begin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Image version 1: the type magic alone.
+    V1,
+    /// Image version 1.1: IMG_COMMON_MAGIC, then the type magic.
+    V1_1,
+}
+
+/// Reads every entry of the image `name` in `dir`, or `None` when there is
+/// no such file (criu treats a missing image as an empty one).
+pub fn read_entries<M: Message + Default>(dir: &Path, name: &str, layout: Layout, magic: u32) -> Result<Option<Vec<M>>> {
+    let path = dir.join(name);
+    let file = match open_regular(&path)? {
+        Some(file) => file,
+        None => return Ok(None),
+    };
+    decode(BufReader::new(file.take(MAX_IMAGE + 1)), &path, layout, magic).map(Some)
+}
+
+/// Decodes a whole image from `input`; `path` only names it in errors.
+pub fn decode<M: Message + Default>(input: impl Read, path: &Path, layout: Layout, magic: u32) -> Result<Vec<M>> {
+    let mut image = Reader { input, offset: 0, path };
+    if layout == Layout::V1_1 {
+        image.expect_magic(IMG_COMMON_MAGIC)?;
+    }
+    image.expect_magic(magic)?;
+    let mut entries = Vec::new();
+    while let Some(entry) = image.next_entry()? {
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// Opens `path` for reading if it is a regular file: never follows a
+/// symbolic link and never blocks on a FIFO planted in the directory.
+fn open_regular(path: &Path) -> Result<Option<File>> {
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(invalid(path, None, &format!("cannot open: {e}"))),
+    };
+    let meta = file.metadata().map_err(|e| invalid(path, None, &format!("cannot stat: {e}")))?;
+    if !meta.is_file() {
+        return Err(invalid(path, None, "not a regular file"));
+    }
+    if meta.len() > MAX_IMAGE {
+        return Err(invalid(path, None, &format!("{} bytes, more than the {MAX_IMAGE} accepted", meta.len())));
+    }
+    Ok(Some(file))
+}
+
+struct Reader<'a, R> {
+    input: R,
+    offset: u64,
+    path: &'a Path,
+}
+
+impl<R: Read> Reader<'_, R> {
+    fn expect_magic(&mut self, want: u32) -> Result<()> {
+        let at = self.offset;
+        let mut word = [0u8; 4];
+        if self.fill(&mut word)? != word.len() {
+            return Err(invalid(self.path, Some(at), "file ends inside the magic number"));
+        }
+        let got = u32::from_ne_bytes(word);
+        if got != want {
+            return Err(invalid(self.path, Some(at), &format!("magic {got:#010x}, expected {want:#010x}")));
+        }
+        Ok(())
+    }
+
+    fn next_entry<M: Message + Default>(&mut self) -> Result<Option<M>> {
+        let at = self.offset;
+        let mut word = [0u8; 4];
+        match self.fill(&mut word)? {
+            0 => return Ok(None),
+            4 => {}
+            _ => return Err(invalid(self.path, Some(at), "file ends inside an entry's length")),
+        }
+        let len = u32::from_ne_bytes(word);
+        if len > MAX_ENTRY {
+            return Err(invalid(self.path, Some(at), &format!("entry of {len} bytes, more than the {MAX_ENTRY} accepted")));
+        }
+        let mut body = vec![0u8; len as usize];
+        if self.fill(&mut body)? != body.len() {
+            return Err(invalid(self.path, Some(at), &format!("file ends inside an entry of {len} bytes")));
+        }
+        if self.offset > MAX_IMAGE {
+            return Err(invalid(self.path, Some(at), &format!("image grows past the {MAX_IMAGE} bytes accepted")));
+        }
+        M::decode(body.as_slice())
+            .map(Some)
+            .map_err(|e| invalid(self.path, Some(at), &format!("undecodable entry: {e}")))
+    }
+
+    /// Reads until `buf` is full or the input ends; returns the bytes read.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.input.read(&mut buf[done..]) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(invalid(self.path, Some(self.offset + done as u64), &format!("read error: {e}"))),
+            }
+        }
+        self.offset += done as u64;
+        Ok(done)
+    }
+}
+
+/// An [`Error::InvalidArgument`] naming the image and, when known, the offset.
+pub fn invalid(path: &Path, offset: Option<u64>, what: &str) -> Error {
+    match offset {
+        Some(at) => Error::InvalidArgument(format!("image {}: offset {at}: {what}", path.display())),
+        None => Error::InvalidArgument(format!("image {}: {what}", path.display())),
+    }
+}
