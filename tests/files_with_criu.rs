@@ -234,3 +234,61 @@ fn spawn_with_fd(script: &str, fd: RawFd, target: RawFd) -> u32 {
     };
     child.id()
 }
+
+/// A pty pair in raw mode (no echo, no line editing), as (master, slave).
+fn raw_pty() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let mut mode = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
+    nix::sys::termios::cfmakeraw(&mut mode);
+    nix::sys::termios::tcsetattr(&pty.slave, nix::sys::termios::SetArg::TCSANOW, &mode).unwrap();
+    (pty.master, pty.slave)
+}
+
+/// Write a line to a pty master and read the victim's one-line answer.
+fn ask_pty(master: &std::os::fd::OwnedFd, line: &str) -> String {
+    let mut m = File::from(master.try_clone().unwrap());
+    writeln!(m, "{line}").unwrap();
+    let mut reply = Vec::new();
+    let mut byte = [0u8; 1];
+    let mut poll = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(master), nix::poll::PollFlags::POLLIN)];
+    loop {
+        assert!(nix::poll::poll(&mut poll, 20_000u16).unwrap() > 0, "no answer on the terminal");
+        m.read_exact(&mut byte).unwrap();
+        if byte[0] == b'\n' {
+            return String::from_utf8(reply).unwrap();
+        }
+        reply.push(byte[0]);
+    }
+}
+
+#[test]
+fn a_terminal_of_the_caller_is_replaced_by_an_inherited_terminal() {
+    become_subreaper();
+    let dir = scratch("external-tty");
+    let (old_master, old_slave) = raw_pty();
+    // The victim answers each line it reads on fd 3 (a pty slave) with "echo: <line>".
+    let script = "open(T, '+<&=', 3) or die; select(T); $| = 1; while (my $l = <T>) { print T \"echo: $l\" }";
+    let pid = spawn_with_fd(script, old_slave.as_raw_fd(), 3);
+    drop(old_slave);
+    assert_eq!(ask_pty(&old_master, "one"), "echo: one");
+    let key = criu::ids::external_id(pid as i32, 3).expect("a terminal has an external id");
+    assert!(key.starts_with("tty["), "{key}");
+
+    let images = File::open(&dir).unwrap();
+    let mut dump = options();
+    dump.set_images_dir_fd(images.as_raw_fd()).set_pid(pid as i32).set_log_file("dump.log");
+    dump.add_external(&key).unwrap();
+    ops::dump(&mut dump).expect("dump of a process on our terminal succeeds");
+    reap(pid);
+    drop(old_master);
+
+    let (new_master, new_slave) = raw_pty();
+    let mut restore = options();
+    restore.set_images_dir_fd(images.as_raw_fd()).set_log_file("restore.log");
+    restore.add_inherit_fd(new_slave.as_raw_fd(), &key).unwrap();
+    let restored = ops::restore(&mut restore).expect("restore with the inherited terminal succeeds");
+    drop(new_slave);
+    let answer = ask_pty(&new_master, "two");
+    finish(restored);
+    assert_eq!(answer, "echo: two");
+}
