@@ -4,7 +4,7 @@
 #                restore a demo process through our library
 #   make test    every test: Rust tests, header freshness, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
-#                the examples, the C tests
+#                the examples, the C tests, the Python module
 #   make install PREFIX=/usr/local
 #
 # Build products go to build/; the CRIU used by the tests is described by
@@ -21,7 +21,7 @@ LIB     := $(BUILD)/lib/libcriu.so.2
 HEADER  := include/criu.h
 RUST_SRC := $(shell find src proto -type f) Cargo.toml Cargo.lock build.rs
 
-.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-examples test-c \
+.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-examples test-c test-python \
         header install clean
 
 all: lib
@@ -57,7 +57,7 @@ header:
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-rust test-header test-diff test-upstream test-examples test-c
+test: test-rust test-header test-diff test-upstream test-examples test-c test-python
 
 test-rust: $(BUILD)/criu-env
 	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN $(CARGO) test --locked --lib --tests
@@ -76,6 +76,10 @@ test-examples: lib $(BUILD)/criu-env
 
 test-c: lib $(BUILD)/criu-env
 	tests/c/run $(BUILD)/criu-env
+
+# A fresh venv, `pip install ./bindings/python`, pytest against the real criu.
+test-python: $(BUILD)/criu-env $(BUILD)/.deps
+	bindings/python/run-tests $(BUILD)/criu-env
 
 $(BUILD)/criu.pc: criu.pc.in
 	@mkdir -p $(BUILD)

@@ -1,0 +1,808 @@
+//! The native half of the `libcriu` Python package (`libcriu._libcriu`):
+//! the `Options` class over the Rust core's `criu::Options`, the operations,
+//! and the bridge that lets Python callables answer criu's callbacks.
+//!
+//! The pure-Python half (`python/libcriu/__init__.py`) defines the exception
+//! classes, the enums and the module-level API that mirrors libcriu's global
+//! C functions.
+
+use std::fs::File;
+use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use criu::options::{
+    CgMode, NetworkLock, PreDumpMode, DEFAULT_SERVICE_ADDRESS, DEFAULT_SERVICE_BINARY,
+};
+use criu::{ops, Error, Features, Notification};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError};
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple};
+use pyo3::PyTraverseError;
+
+/// Options for one criu client: what to ask criu and how to reach it.
+///
+/// Every setter of libcriu's C API (``criu_set_pid()``, ``criu_local_add_external()``,
+/// ...) is a method here without its ``criu_`` / ``criu_local_`` prefix:
+/// ``opts.set_pid(1234)``, ``opts.add_external("file[...]")``. The constructor
+/// takes the same options as keywords: ``NAME=value`` calls ``set_NAME(value)``;
+/// for options that accumulate (``add_NAME``, ``join_ns_add``), ``NAME=items``
+/// adds each item of an iterable (a single string counts as one item) and a
+/// tuple item is spread into the arguments, e.g.
+/// ``inherit_fd=[(fd, "file[2b:1f4]")]``;
+/// ``page_server_address_port=(address, port)`` is spread likewise.
+///
+/// Directories (``images_dir``, ``work_dir``) are given as a path, which is
+/// opened and kept open by the object, or as a descriptor (an int) the caller
+/// keeps open. criu is reached by starting ``criu swrk`` (``criu`` from PATH
+/// unless ``set_service_binary()`` says otherwise).
+///
+/// The operations (``dump()``, ``restore()``, ...) raise a ``CriuError``
+/// subclass on failure and release the GIL while criu works. While one runs,
+/// only its own callbacks may use the object; other threads get RuntimeError.
+#[pyclass(module = "libcriu")]
+pub struct Options {
+    /// The core options; `None` while an operation holds them (they are
+    /// lent back during its callbacks). The Mutex only makes the class Sync,
+    /// as pyo3 requires: every access goes through `get_mut` under the
+    /// object's own borrow.
+    core: Mutex<Option<criu::Options>>,
+    /// True while an operation runs, callbacks included.
+    running: bool,
+    /// Directories opened from paths, open as long as the options use them.
+    images_dir: Option<File>,
+    work_dir: Option<File>,
+    /// The notify callable (installed into the core for each operation, so
+    /// the core never holds a reference back to this object between them).
+    notify: Option<Py<PyAny>>,
+    /// The orphan pty master criu passed with its last notification.
+    orphan_pts_master: Option<OwnedFd>,
+}
+
+/// A string argument that may also be given as a path (`os.PathLike`).
+struct PathText(String);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for PathText {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let path: PathBuf = obj.extract()?;
+        match path.into_os_string().into_string() {
+            Ok(text) => Ok(PathText(text)),
+            Err(_) => Err(to_py_err(
+                obj.py(),
+                Error::InvalidArgument("criu takes UTF-8 paths only".into()),
+            )),
+        }
+    }
+}
+
+impl AsRef<str> for PathText {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A directory given as a path (opened by us) or as the caller's descriptor.
+#[derive(FromPyObject)]
+enum DirArg {
+    Fd(RawFd),
+    Path(PathBuf),
+}
+
+impl DirArg {
+    /// The descriptor to send, and the file to keep open when we opened one.
+    fn open(self) -> PyResult<(RawFd, Option<File>)> {
+        match self {
+            DirArg::Fd(fd) => Ok((fd, None)),
+            DirArg::Path(path) => {
+                let dir = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(nix::libc::O_DIRECTORY)
+                    .open(&path)
+                    .map_err(|e| {
+                        let code = e.raw_os_error().unwrap_or(nix::libc::EIO);
+                        // OSError(errno, text, path) picks the subclass
+                        // (FileNotFoundError, ...) and names the path.
+                        let text = nix::errno::Errno::from_raw(code).desc();
+                        PyOSError::new_err((code, text, path))
+                    })?;
+                Ok((std::os::fd::AsRawFd::as_raw_fd(&dir), Some(dir)))
+            }
+        }
+    }
+}
+
+fn busy() -> PyErr {
+    PyRuntimeError::new_err("these options are in use by a running operation")
+}
+
+impl Options {
+    fn fresh() -> Options {
+        Options {
+            core: Mutex::new(Some(criu::Options::new())),
+            running: false,
+            images_dir: None,
+            work_dir: None,
+            notify: None,
+            orphan_pts_master: None,
+        }
+    }
+
+    fn slot(&mut self) -> &mut Option<criu::Options> {
+        self.core.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The core options, unless an operation holds them.
+    fn core(&mut self) -> PyResult<&mut criu::Options> {
+        self.slot().as_mut().ok_or_else(busy)
+    }
+
+    /// Turn a setter's core error into the Python exception.
+    fn checked(py: Python<'_>, result: criu::Result<&mut criu::Options>) -> PyResult<()> {
+        result.map(|_| ()).map_err(|e| to_py_err(py, e))
+    }
+}
+
+/// Setters that hand one plain value to the core method of the same name.
+macro_rules! value_setters {
+    ($( $(#[$doc:meta])* $name:ident($ty:ty); )*) => {
+        #[pymethods]
+        impl Options {
+            $( $(#[$doc])* fn $name(&mut self, value: $ty) -> PyResult<()> {
+                self.core()?.$name(value);
+                Ok(())
+            } )*
+        }
+    };
+}
+
+/// Setters and adders that hand one string to the core method of the same name.
+macro_rules! text_setters {
+    ($( $(#[$doc:meta])* $name:ident($ty:ty); )*) => {
+        #[pymethods]
+        impl Options {
+            $( $(#[$doc])* fn $name(&mut self, value: $ty) -> PyResult<()> {
+                self.core()?.$name(value.as_ref());
+                Ok(())
+            } )*
+        }
+    };
+}
+
+value_setters! {
+    /// The pid of the root of the tree to dump (default: the caller itself).
+    set_pid(i32);
+    /// Keep the tree running after a dump.
+    set_leave_running(bool);
+    /// Allow external unix sockets.
+    set_ext_unix_sk(bool);
+    /// Checkpoint established TCP connections.
+    set_tcp_established(bool);
+    /// Skip TCP connections still being set up.
+    set_tcp_skip_in_flight(bool);
+    /// Close established TCP connections on restore.
+    set_tcp_close(bool);
+    /// Tolerate sysctls missing on restore.
+    set_weak_sysctls(bool);
+    /// Dump device files criu cannot find by path.
+    set_evasive_devices(bool);
+    /// The tree is a shell job: its session and terminal come from outside.
+    set_shell_job(bool);
+    /// Do not check the rwx permissions of files on restore.
+    set_skip_file_rwx_check(bool);
+    /// Run criu without root privileges (with CAP_CHECKPOINT_RESTORE).
+    set_unprivileged(bool);
+    /// Hand the master side of orphan ptys to the notify callback
+    /// (see get_orphan_pts_master_fd()).
+    set_orphan_pts_master(bool);
+    /// Dump and restore file locks.
+    set_file_locks(bool);
+    /// Track memory changes for later incremental dumps.
+    set_track_mem(bool);
+    /// Deduplicate pages against the parent images.
+    set_auto_dedup(bool);
+    /// Force resolving the paths of inotify/fanotify watches.
+    set_force_irmap(bool);
+    /// Allow criu to link deleted-but-open files back for the dump.
+    set_link_remap(bool);
+    /// Dump and restore cgroups (the legacy switch; see set_manage_cgroups_mode()).
+    set_manage_cgroups(bool);
+    /// Detect external mounts automatically.
+    set_auto_ext_mnt(bool);
+    /// Allow external mounts with shared propagation.
+    set_ext_sharing(bool);
+    /// Allow external mounts with master (slave) propagation.
+    set_ext_masters(bool);
+    /// Use criu's compatibility engine for mount namespaces.
+    set_mntns_compat_mode(bool);
+    /// criu's log verbosity, LogLevel.MSG (0) to LogLevel.DEBUG (4); criu's default is 2.
+    set_log_level(i32);
+    /// The CPU capabilities to check on restore (a bit mask).
+    set_cpu_cap(u32);
+    /// How many seconds criu may take to freeze the tree.
+    set_timeout(u32);
+    /// The largest deleted-but-open ("ghost") file criu copies into the images,
+    /// in bytes (criu's default: 1 MiB).
+    set_ghost_limit(u32);
+    /// A unix socket of the caller that keeps pidfds between pre-dumps.
+    set_pidfd_store_sk(i32);
+    /// Namespaces (CLONE_NEW* flags) to restore empty.
+    set_empty_ns(u32);
+}
+
+text_setters! {
+    /// The images of the previous (pre-)dump, relative to the images directory.
+    set_parent_images(PathText);
+    /// The root directory to restore into.
+    set_root(PathText);
+    /// criu's log file name, inside the work directory (no slashes). With a
+    /// log file, a CriuRpcError's message carries the log's error lines.
+    set_log_file(String);
+    /// The freezer cgroup criu uses to freeze the tree.
+    set_freeze_cgroup(String);
+    /// The LSM profile restored tasks get.
+    set_lsm_profile(String);
+    /// The LSM mount context of restored mounts.
+    set_lsm_mount_context(String);
+    /// Allow mounting this filesystem type on restore.
+    add_enable_fs(String);
+    /// Do not dump the mount at this path.
+    add_skip_mnt(PathText);
+    /// A path to scan when resolving inotify/fanotify watches.
+    add_irmap_path(PathText);
+    /// Dump this cgroup controller.
+    add_cg_dump_controller(String);
+}
+
+#[pymethods]
+impl Options {
+    /// Options with criu's defaults; keywords call the setters (see the class help).
+    #[new]
+    #[pyo3(signature = (**options))]
+    fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Py<Self>> {
+        let this = Bound::new(py, Options::fresh())?;
+        for (key, value) in options.into_iter().flat_map(|o| o.iter()) {
+            apply_keyword(&this, &key.extract::<String>()?, &value)?;
+        }
+        Ok(this.unbind())
+    }
+
+    /// Reach criu by starting this binary as ``<binary> swrk <fd>`` for each
+    /// request (None: ``criu`` from PATH, the default).
+    #[pyo3(signature = (path=None))]
+    fn set_service_binary(&mut self, path: Option<PathBuf>) -> PyResult<()> {
+        self.core()?
+            .set_service_binary(path.unwrap_or_else(|| DEFAULT_SERVICE_BINARY.into()));
+        Ok(())
+    }
+
+    /// Reach criu through a ``criu service`` socket at this path
+    /// (None: ./criu_service.socket, as upstream).
+    #[pyo3(signature = (path=None))]
+    fn set_service_address(&mut self, path: Option<PathBuf>) -> PyResult<()> {
+        self.core()?
+            .set_service_address(path.unwrap_or_else(|| DEFAULT_SERVICE_ADDRESS.into()));
+        Ok(())
+    }
+
+    /// Reach criu through this socket, already connected to it. It is
+    /// closed after the next request, as upstream libcriu does.
+    fn set_service_fd(&mut self, fd: RawFd) -> PyResult<()> {
+        self.core()?.set_service_fd(fd);
+        Ok(())
+    }
+
+    /// Forget the service setting: start ``criu`` from PATH again.
+    fn free_service(&mut self) -> PyResult<()> {
+        self.core()?.set_service_binary(DEFAULT_SERVICE_BINARY);
+        Ok(())
+    }
+
+    /// The images directory: a path (opened now and kept open by these
+    /// options) or a descriptor the caller keeps open. Required for dump and restore.
+    fn set_images_dir(&mut self, dir: DirArg) -> PyResult<()> {
+        self.core()?;
+        let (fd, file) = dir.open()?;
+        self.core()?.set_images_dir_fd(fd);
+        self.images_dir = file;
+        Ok(())
+    }
+
+    /// The images directory as a descriptor the caller keeps open.
+    fn set_images_dir_fd(&mut self, fd: RawFd) -> PyResult<()> {
+        self.set_images_dir(DirArg::Fd(fd))
+    }
+
+    /// The directory for criu's log and other work files (default: the
+    /// images directory): a path (opened and kept open) or a descriptor.
+    fn set_work_dir(&mut self, dir: DirArg) -> PyResult<()> {
+        self.core()?;
+        let (fd, file) = dir.open()?;
+        self.core()?.set_work_dir_fd(fd);
+        self.work_dir = file;
+        Ok(())
+    }
+
+    /// The work directory as a descriptor the caller keeps open.
+    fn set_work_dir_fd(&mut self, fd: RawFd) -> PyResult<()> {
+        self.set_work_dir(DirArg::Fd(fd))
+    }
+
+    /// Declare an external unix socket by inode (turns external unix sockets
+    /// on unless they were turned off, which raises CriuInvalidArgumentError).
+    fn add_unix_sk(&mut self, py: Python<'_>, inode: u32) -> PyResult<()> {
+        Self::checked(py, self.core()?.add_unix_sk(inode))
+    }
+
+    /// Declare a resource that is not the tree's own, which criu leaves out
+    /// of the dump: "file[mnt_id:inode]" (hex), "tty[rdev:dev]",
+    /// "unix[inode]", "mnt[key]:val", "veth[in]:out", "dev[major/minor]:key".
+    /// get_external_id() gives the id of an open descriptor. Malformed ids
+    /// raise CriuInvalidArgumentError.
+    fn add_external(&mut self, py: Python<'_>, key: String) -> PyResult<()> {
+        Self::checked(py, self.core()?.add_external(&key))
+    }
+
+    /// At restore, give the restored tree the caller's descriptor ``fd``
+    /// (kept open by the caller until then) in place of the resource ``key``,
+    /// e.g. the "file[mnt_id:inode]" declared external at dump, "pipe:[inode]",
+    /// "socket:[inode]" (see get_inherit_key() and list_externals()). Needs
+    /// criu started by the library (the default service binary mode).
+    fn add_inherit_fd(&mut self, py: Python<'_>, fd: RawFd, key: String) -> PyResult<()> {
+        Self::checked(py, self.core()?.add_inherit_fd(fd, &key))
+    }
+
+    /// Bound how long the library waits for each answer of criu, in
+    /// milliseconds; 0 (the default) waits as long as criu takes. Past the
+    /// bound the operation fails with CriuCommunicationError (errno
+    /// ETIMEDOUT). Not criu's freeze timeout (set_timeout()).
+    fn set_reply_timeout(&mut self, milliseconds: u32) -> PyResult<()> {
+        let bound = (milliseconds > 0).then(|| Duration::from_millis(milliseconds.into()));
+        self.core()?.set_reply_timeout(bound);
+        Ok(())
+    }
+
+    /// The command criu runs after restore instead of resuming the tree
+    /// (replaces an earlier one).
+    fn set_exec_cmd(&mut self, argv: Vec<String>) -> PyResult<()> {
+        self.core()?.set_exec_cmd(&argv);
+        Ok(())
+    }
+
+    /// Map an external mount (legacy form of add_external("mnt[key]:val")).
+    fn add_ext_mount(&mut self, key: String, val: String) -> PyResult<()> {
+        self.core()?.add_ext_mount(&key, &val);
+        Ok(())
+    }
+
+    /// Map a veth pair (legacy form of add_external("veth[in]:out")).
+    fn add_veth_pair(&mut self, if_in: String, if_out: String) -> PyResult<()> {
+        self.core()?.add_veth_pair(&if_in, &if_out);
+        Ok(())
+    }
+
+    /// Restore the cgroups of controller ``ctrl`` (None: all) under ``path``.
+    fn add_cg_root(&mut self, ctrl: Option<String>, path: PathText) -> PyResult<()> {
+        self.core()?.add_cg_root(ctrl.as_deref(), &path.0);
+        Ok(())
+    }
+
+    /// Cgroup properties as a YAML stream (replaces an earlier one).
+    fn add_cg_props(&mut self, stream: String) -> PyResult<()> {
+        self.core()?.set_cgroup_props(&stream);
+        Ok(())
+    }
+
+    /// A file of cgroup properties (replaces an earlier one).
+    fn add_cg_props_file(&mut self, path: PathText) -> PyResult<()> {
+        self.core()?.set_cgroup_props_file(&path.0);
+        Ok(())
+    }
+
+    /// Where criu mounts its cgroup yard (replaces an earlier one).
+    fn add_cg_yard(&mut self, path: PathText) -> PyResult<()> {
+        self.core()?.set_cgroup_yard(&path.0);
+        Ok(())
+    }
+
+    /// How criu handles cgroups: a CgMode.
+    fn set_manage_cgroups_mode(&mut self, py: Python<'_>, mode: i32) -> PyResult<()> {
+        let mode =
+            CgMode::from_raw(mode).ok_or_else(|| invalid(py, format!("{mode} is not a CgMode")))?;
+        self.core()?.set_manage_cgroups_mode(mode);
+        Ok(())
+    }
+
+    /// How the network is locked during dump: a NetworkLock.
+    fn set_network_lock(&mut self, py: Python<'_>, method: i32) -> PyResult<()> {
+        let method = NetworkLock::from_raw(method)
+            .ok_or_else(|| invalid(py, format!("{method} is not a NetworkLock")))?;
+        self.core()?.set_network_lock(method);
+        Ok(())
+    }
+
+    /// How pre-dump reads memory: a PreDumpMode.
+    fn set_pre_dump_mode(&mut self, py: Python<'_>, mode: i32) -> PyResult<()> {
+        let mode = PreDumpMode::from_raw(mode)
+            .ok_or_else(|| invalid(py, format!("{mode} is not a PreDumpMode")))?;
+        self.core()?.set_pre_dump_mode(mode);
+        Ok(())
+    }
+
+    /// Send memory pages to the page server at address:port instead of the images.
+    fn set_page_server_address_port(&mut self, address: String, port: i32) -> PyResult<()> {
+        self.core()?.set_page_server_address_port(&address, port);
+        Ok(())
+    }
+
+    /// Restore into the existing namespace ``ns`` ("net", "uts", "ipc", ...)
+    /// found at ``ns_file``, with an optional namespace-specific extra option.
+    #[pyo3(signature = (ns, ns_file, extra_opt=None))]
+    fn join_ns_add(
+        &mut self,
+        ns: String,
+        ns_file: PathText,
+        extra_opt: Option<String>,
+    ) -> PyResult<()> {
+        self.core()?
+            .join_ns_add(&ns, &ns_file.0, extra_opt.as_deref());
+        Ok(())
+    }
+
+    /// Call ``callback(action, pid)`` at each notification criu sends
+    /// ("pre-dump", "post-dump", "pre-restore", "post-restore", ...; pid is
+    /// the tree's root or None). Returning None or 0 lets criu go on; any
+    /// other int makes the operation fail with CriuCallbackError; an
+    /// exception fails it too and is re-raised by the operation. The
+    /// callback may use these options. None removes the callback
+    /// (notifications stay requested and are acknowledged, as upstream).
+    fn set_notify_cb(&mut self, py: Python<'_>, callback: Option<Py<PyAny>>) -> PyResult<()> {
+        if let Some(cb) = &callback {
+            if !cb.bind(py).is_callable() {
+                return Err(PyTypeError::new_err(
+                    "the notify callback must be callable or None",
+                ));
+            }
+        }
+        self.core()?.set_notify_scripts(true);
+        self.notify = callback;
+        Ok(())
+    }
+
+    /// The master side of an orphan pty that criu passed with its last
+    /// notification (see set_orphan_pts_master()), or None. The caller
+    /// owns the returned descriptor and must close it.
+    fn get_orphan_pts_master_fd(&mut self) -> Option<RawFd> {
+        self.orphan_pts_master.take().map(IntoRawFd::into_raw_fd)
+    }
+
+    /// Ask criu whether checkpoint/restore works on this system; raises if not.
+    fn check(slf: &Bound<'_, Self>) -> PyResult<()> {
+        run(slf, |o, _| ops::check(o))
+    }
+
+    /// Checkpoint the tree rooted at the set pid (the caller itself when none
+    /// is set). Returns True when this call returns in the restored copy of a
+    /// self-dumped process, False otherwise.
+    fn dump(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        run(slf, |o, _| ops::dump(o).map(|d| d.restored))
+    }
+
+    /// Pre-dump the tree's memory once; the tree keeps running.
+    fn pre_dump(slf: &Bound<'_, Self>) -> PyResult<()> {
+        run(slf, |o, _| ops::pre_dump(o))
+    }
+
+    /// Pre-dump repeatedly, then dump, on one criu. After each pre-dump
+    /// ``more(options)`` is called: a positive int asks for another
+    /// pre-dump, None or 0 for the final dump, a negative int stops with
+    /// CriuCallbackError (an exception stops too and is re-raised). ``more``
+    /// may change the options (images and parent directories) for the next
+    /// request. Needs a pid.
+    fn dump_iters(slf: &Bound<'_, Self>, more: Py<PyAny>) -> PyResult<()> {
+        run(slf, move |o, session| {
+            ops::dump_iters(o, |lent| {
+                session.call_back(lent, |py, obj| verdict(more.call1(py, (obj,))?.bind(py)))
+            })
+        })
+    }
+
+    /// Restore the tree from the images; returns the pid of its root. The
+    /// tree is criu's child and is reparented when criu exits.
+    fn restore(slf: &Bound<'_, Self>) -> PyResult<i32> {
+        run(slf, |o, _| ops::restore(o))
+    }
+
+    /// Restore the tree as a child of the caller; returns the pid of its root.
+    fn restore_child(slf: &Bound<'_, Self>) -> PyResult<i32> {
+        run(slf, |o, _| ops::restore_child(o))
+    }
+
+    /// The version of criu as major * 10000 + minor * 100 + sublevel (a
+    /// build from git counts as the next minor), e.g. 40101 for 4.1.1.
+    fn get_version(slf: &Bound<'_, Self>) -> PyResult<i32> {
+        run(slf, |o, _| ops::version(o).map(|v| v.as_number()))
+    }
+
+    /// Whether criu is at least ``minimum`` (in get_version() form).
+    fn check_version(slf: &Bound<'_, Self>, minimum: i32) -> PyResult<bool> {
+        run(slf, move |o, _| ops::check_version(o, minimum))
+    }
+
+    /// Ask criu which of the features passed as True it supports; returns
+    /// {"mem_track": bool, "lazy_pages": bool, "pidfd_store": bool}, with
+    /// False for features not asked about.
+    #[pyo3(signature = (*, mem_track=false, lazy_pages=false, pidfd_store=false))]
+    fn feature_check<'py>(
+        slf: &Bound<'py, Self>,
+        mem_track: bool,
+        lazy_pages: bool,
+        pidfd_store: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let wanted = Features {
+            mem_track,
+            lazy_pages,
+            pidfd_store,
+        };
+        let got = run(slf, move |o, _| ops::feature_check(o, wanted))?;
+        let answer = PyDict::new(slf.py());
+        answer.set_item("mem_track", got.mem_track)?;
+        answer.set_item("lazy_pages", got.lazy_pages)?;
+        answer.set_item("pidfd_store", got.pidfd_store)?;
+        Ok(answer)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.notify)
+    }
+
+    fn __clear__(&mut self) {
+        self.notify = None;
+    }
+}
+
+/// Apply one constructor keyword (the rules are in the class docstring).
+fn apply_keyword(this: &Bound<'_, Options>, key: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    let method = |name: String| this.getattr(name.as_str()).ok();
+    if let Some(setter) = method(format!("set_{key}")) {
+        // The one setter of several arguments takes them as a tuple.
+        if key == "page_server_address_port" {
+            setter.call1(value.cast::<PyTuple>()?)?;
+        } else {
+            setter.call1((value,))?;
+        }
+        return Ok(());
+    }
+    let Some(adder) = method(format!("add_{key}")).or_else(|| method(format!("{key}_add"))) else {
+        return Err(PyTypeError::new_err(format!(
+            "Options() got an unexpected keyword argument '{key}'"
+        )));
+    };
+    let add = |item: &Bound<'_, PyAny>| match item.cast::<PyTuple>() {
+        Ok(args) => adder.call1(args).map(drop),
+        Err(_) => adder.call1((item,)).map(drop),
+    };
+    if value.is_instance_of::<PyString>() {
+        return add(value);
+    }
+    for item in value.try_iter()? {
+        add(&item?)?;
+    }
+    Ok(())
+}
+
+/// What the callbacks of one running operation share: the Python object
+/// whose options the operation holds, and the first exception a callback
+/// raised (re-raised when the operation returns).
+struct Session {
+    this: Py<Options>,
+    raised: Mutex<Option<PyErr>>,
+}
+
+impl Session {
+    /// Call Python (with the GIL) from inside an operation. The options the
+    /// core lends the callback are put back into the Python object for the
+    /// call, so the callable can read and change them with the usual
+    /// methods; changes reach the operation's later requests.
+    fn call_back(
+        &self,
+        lent: &mut criu::Options,
+        call: impl FnOnce(Python<'_>, &Bound<'_, Options>) -> PyResult<i32>,
+    ) -> i32 {
+        Python::attach(|py| {
+            let obj = self.this.bind(py);
+            *obj.borrow_mut().slot() = Some(std::mem::take(lent));
+            let verdict = call(py, obj).unwrap_or_else(|err| {
+                self.raised
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert(err);
+                -1
+            });
+            // Only operations take the options, and they refuse to start
+            // while this one runs, so they are still there.
+            *lent = obj
+                .borrow_mut()
+                .slot()
+                .take()
+                .expect("options lent to a callback were kept");
+            verdict
+        })
+    }
+
+    /// Answer one notification with the Python notify callback.
+    fn notify(&self, note: &Notification, lent: &mut criu::Options) -> i32 {
+        self.call_back(lent, |py, obj| {
+            if let Some(fd) = note.take_fd() {
+                obj.borrow_mut().orphan_pts_master = Some(fd);
+            }
+            let callback = obj.borrow().notify.as_ref().map(|cb| cb.clone_ref(py));
+            match callback {
+                Some(cb) => verdict(cb.call1(py, (note.action(), note.pid()))?.bind(py)),
+                None => Ok(0),
+            }
+        })
+    }
+}
+
+/// A callback's answer: None means 0, an int is passed on as it is. A bool
+/// is refused: `return True` would read as "ok" but is a nonzero veto.
+fn verdict(answer: &Bound<'_, PyAny>) -> PyResult<i32> {
+    if answer.is_none() {
+        return Ok(0);
+    }
+    if answer.is_instance_of::<PyInt>() && !answer.is_instance_of::<PyBool>() {
+        return answer.extract::<i32>();
+    }
+    let kind = answer
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    Err(PyTypeError::new_err(format!(
+        "a libcriu callback must return None or an int, not {kind}"
+    )))
+}
+
+/// Run an operation on the object's options with the GIL released. The
+/// options leave the object for the duration (so other threads cannot change
+/// them underfoot) and come back afterwards, whatever the outcome.
+fn run<T: Send>(
+    slf: &Bound<'_, Options>,
+    op: impl FnOnce(&mut criu::Options, &Session) -> criu::Result<T> + Send,
+) -> PyResult<T> {
+    let py = slf.py();
+    let (mut core, has_notify) = {
+        let mut me = slf.try_borrow_mut()?;
+        if me.running {
+            return Err(busy());
+        }
+        let core = me.slot().take().ok_or_else(busy)?;
+        me.running = true;
+        (core, me.notify.is_some())
+    };
+    let session = Arc::new(Session {
+        this: slf.clone().unbind(),
+        raised: Mutex::new(None),
+    });
+    if has_notify {
+        let s = session.clone();
+        core.set_notify(Box::new(move |note, lent| s.notify(note, lent)));
+    }
+    let result = py.detach(|| op(&mut core, &session));
+    // Drop the bridge, and with it the reference back to this object.
+    core.remove_notify();
+    {
+        let mut me = slf.borrow_mut();
+        *me.slot() = Some(core);
+        me.running = false;
+    }
+    if let Some(err) = session
+        .raised
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    {
+        return Err(err);
+    }
+    result.map_err(|e| to_py_err(py, e))
+}
+
+fn invalid(py: Python<'_>, what: String) -> PyErr {
+    to_py_err(py, Error::InvalidArgument(what))
+}
+
+/// The one conversion of core errors into the exception classes of
+/// `libcriu/__init__.py`, each with its message and numbers.
+fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("errno", err.errno())?;
+        let class = match &err {
+            Error::Rpc {
+                cr_errno,
+                cr_errmsg,
+                log_errors,
+            } => {
+                kwargs.set_item("cr_errno", cr_errno)?;
+                kwargs.set_item("cr_errmsg", cr_errmsg)?;
+                kwargs.set_item("log_errors", log_errors)?;
+                "CriuRpcError"
+            }
+            Error::Connect { .. } => "CriuConnectionError",
+            Error::Comm { .. } => "CriuCommunicationError",
+            Error::Unsupported => "CriuUnsupportedError",
+            Error::UnexpectedResponse { .. } => "CriuProtocolError",
+            Error::InvalidArgument(_) => "CriuInvalidArgumentError",
+            Error::Callback(value) => {
+                kwargs.set_item("value", value)?;
+                "CriuCallbackError"
+            }
+            _ => "CriuError",
+        };
+        let exc = py
+            .import("libcriu")?
+            .getattr(class)?
+            .call((err.to_string(),), Some(&kwargs))?;
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|failure| failure)
+}
+
+/// The id that add_external() needs to leave descriptor ``fd`` of process
+/// ``pid`` out of a dump, e.g. "file[2a:1f3c]" for a regular file.
+#[pyfunction]
+fn get_external_id(py: Python<'_>, pid: i32, fd: i32) -> PyResult<String> {
+    criu::ids::external_id(pid, fd).map_err(|e| to_py_err(py, e))
+}
+
+/// The key under which a restore takes, via add_inherit_fd(), a replacement
+/// for descriptor ``fd`` of process ``pid`` as it is now: "pipe:[inode]",
+/// "socket:[inode]", "tty[rdev:dev]", or a path without its leading slash.
+#[pyfunction]
+fn get_inherit_key(py: Python<'_>, pid: i32, fd: i32) -> PyResult<String> {
+    criu::ids::inherit_key(pid, fd).map_err(|e| to_py_err(py, e))
+}
+
+/// One external resource as (kind, key, pid, fd, description).
+type ExternalTuple = (String, String, u32, u32, String);
+
+/// The resources a restore from these images must be handed (as
+/// ``(kind, key, pid, fd, description)`` tuples; libcriu.list_externals()
+/// wraps them).
+#[pyfunction]
+fn list_externals(py: Python<'_>, images_dir: DirArg) -> PyResult<Vec<ExternalTuple>> {
+    let path = match images_dir {
+        DirArg::Fd(fd) => PathBuf::from(format!("/proc/self/fd/{fd}")),
+        DirArg::Path(path) => path,
+    };
+    let found = py
+        .detach(|| criu::images::external_resources(&path))
+        .map_err(|e| to_py_err(py, e))?;
+    Ok(found
+        .into_iter()
+        .map(|r| {
+            (
+                r.kind.as_str().to_owned(),
+                r.key,
+                r.pid,
+                r.fd,
+                r.description,
+            )
+        })
+        .collect())
+}
+
+/// The native part of libcriu; import `libcriu`, not this module.
+#[pymodule]
+fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Options>()?;
+    m.add_function(wrap_pyfunction!(get_external_id, m)?)?;
+    m.add_function(wrap_pyfunction!(get_inherit_key, m)?)?;
+    m.add_function(wrap_pyfunction!(list_externals, m)?)?;
+    Ok(())
+}
