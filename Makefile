@@ -5,6 +5,8 @@
 #   make test    every test: Rust tests, header freshness, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
 #                the examples, the C tests, the Python module
+#   make bench   ours beside upstream libcriu, interleaved, as ratios
+#                (bench/results/; never part of make test; needs root)
 #   make install PREFIX=/usr/local
 #
 # Build products go to build/; the CRIU used by the tests is described by
@@ -22,7 +24,7 @@ HEADER  := include/criu.h
 RUST_SRC := $(shell find src proto -type f) Cargo.toml Cargo.lock build.rs
 
 .PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-examples test-c test-python \
-        header install clean
+        header install clean bench
 
 all: lib
 
@@ -80,6 +82,9 @@ test-c: lib $(BUILD)/criu-env
 # A fresh venv, `pip install ./bindings/python`, pytest against the real criu.
 test-python: $(BUILD)/criu-env $(BUILD)/.deps
 	bindings/python/run-tests $(BUILD)/criu-env
+
+bench: lib $(BUILD)/criu-env
+	bench/run $(BUILD)/criu-env
 
 $(BUILD)/criu.pc: criu.pc.in
 	@mkdir -p $(BUILD)

@@ -161,6 +161,28 @@ typedef struct criu_opts criu_opts;
 #define MAX_IMAGE (256 << 20)
 
 /**
+ * The default upper bound, in bytes, of the whole archive (headers, paths
+ * and data). Tmp files are meant for small state (sockets' directories,
+ * lock and config files), and the copy holds the tree frozen: 64 MiB adds
+ * a few tens of milliseconds to the freeze at this machine's copy speed,
+ * while a mistaken path such as a home directory fails fast with a clear
+ * error instead of freezing the tree for minutes. A caller with bigger
+ * files raises it.
+ */
+#define DEFAULT_LIMIT (64 << 20)
+
+/**
+ * The most entries an archive may hold; bounds what a hostile archive can
+ * make the restore allocate.
+ */
+#define MAX_ENTRIES (1 << 20)
+
+/**
+ * The longest path an entry may have, in bytes (PATH_MAX less its NUL).
+ */
+#define MAX_PATH 4095
+
+/**
  * How the library reaches criu.
  */
 enum criu_service_comm {
@@ -632,6 +654,25 @@ int criu_add_inherit_fd(int fd, const char *key);
 int criu_add_external(const char *key);
 
 /**
+ * Save the caller's own file, directory (recursively) or symlink at `path`
+ * into the dump and put it back before a restore, so that deleting it in
+ * between does not break the restore (an addition: criu has no such
+ * option). The files are copied into the images directory while the tree
+ * is frozen; at restore, archive entries are written back (checksums
+ * verified first, each file renamed into place, mode, owner and mtime
+ * kept) only at or below paths added to the restore's options. Returns 0,
+ * or -EINVAL for a missing path or one that is not a regular file,
+ * directory or symlink (the reason in `criu_get_last_error()`).
+ */
+int criu_add_tmp_file(const char *path);
+
+/**
+ * The most bytes the tmp files may take in the images (default 64 MiB): a
+ * dump whose tmp files exceed it fails with -EINVAL before criu runs.
+ */
+void criu_set_tmp_file_limit(uint64_t limit);
+
+/**
  * Send memory pages to the page server at `address:port`. Returns 0 (upstream
  * returned -ENOMEM even on success) or -EINVAL.
  */
@@ -1059,6 +1100,25 @@ int criu_local_add_inherit_fd(struct criu_opts *opts, int fd, const char *key);
  * `criu_get_last_error()`.
  */
 int criu_local_add_external(struct criu_opts *opts, const char *key);
+
+/**
+ * Save the caller's own file, directory (recursively) or symlink at `path`
+ * into the dump and put it back before a restore, so that deleting it in
+ * between does not break the restore (an addition: criu has no such
+ * option). The files are copied into the images directory while the tree
+ * is frozen; at restore, archive entries are written back (checksums
+ * verified first, each file renamed into place, mode, owner and mtime
+ * kept) only at or below paths added to the restore's options. Returns 0,
+ * or -EINVAL for a missing path or one that is not a regular file,
+ * directory or symlink (the reason in `criu_get_last_error()`).
+ */
+int criu_local_add_tmp_file(struct criu_opts *opts, const char *path);
+
+/**
+ * The most bytes the tmp files may take in the images (default 64 MiB): a
+ * dump whose tmp files exceed it fails with -EINVAL before criu runs.
+ */
+void criu_local_set_tmp_file_limit(struct criu_opts *opts, uint64_t limit);
 
 /**
  * Send memory pages to the page server at `address:port`. Returns 0 (upstream

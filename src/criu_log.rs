@@ -64,6 +64,15 @@ pub fn summarize(log: &str) -> Option<String> {
     Some(errors[errors.len().saturating_sub(MAX_LINES)..].join("; "))
 }
 
+/// Report something the library did on its own (like putting tmp files
+/// back) on stderr, where upstream libcriu prints its messages too, when the
+/// caller's log level is informative (3) or more.
+pub fn library_note(opts: &CriuOpts, message: &str) {
+    if opts.log_level.unwrap_or(2) >= 3 {
+        eprintln!("libcriu: {message}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,7 @@ pub mod ops;
 pub mod options;
 pub mod rpc;
 mod service;
+pub mod tmpfile;
 
 pub use error::{Error, Result};
 pub use notify::{Notification, NotifyCallback};

@@ -10,6 +10,7 @@ use crate::notify::Notification;
 use crate::options::{Options, Service, DEFAULT_SERVICE_BINARY};
 use crate::rpc::{CriuFeatures, CriuOpts, CriuReq, CriuReqType, CriuResp};
 use crate::service::Connection;
+use crate::tmpfile;
 
 /// What a successful dump reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,9 +55,18 @@ fn request(kind: CriuReqType, opts: Option<CriuOpts>) -> CriuReq {
     CriuReq { r#type: kind as i32, opts, ..Default::default() }
 }
 
+/// What the library itself does at a notification, before the caller's
+/// callback sees it (saving tmp files at `post-dump`). An error fails the
+/// operation with it.
+type Hook<'a> = &'a mut dyn FnMut(&Notification) -> Result<()>;
+
+fn no_hook(_: &Notification) -> Result<()> {
+    Ok(())
+}
+
 /// Send `req` and read responses until the one that answers it, handing
-/// notifications to the caller's callback on the way.
-fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq) -> Result<CriuResp> {
+/// notifications to `hook` and then the caller's callback on the way.
+fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq, hook: Hook) -> Result<CriuResp> {
     conn.send(req)?;
     loop {
         let received = conn.recv()?;
@@ -64,6 +74,11 @@ fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq) -> Result<
         if resp.r#type == CriuReqType::Notify as i32 {
             let info = resp.notify.unwrap_or_default();
             let note = Notification::new(info.script.unwrap_or_default(), info.pid, received.fd);
+            if let Err(e) = hook(&note) {
+                let nack = CriuReq { r#type: CriuReqType::Notify as i32, notify_success: Some(false), ..Default::default() };
+                let _ = conn.send(&nack);
+                return Err(e);
+            }
             // The callback is lent the options, so it is taken out of them
             // for the call and put back unless it installed another one.
             let verdict = match opts.notify.take() {
@@ -113,8 +128,12 @@ fn connect(opts: &Options, service: &Service, rpc: &CriuOpts, detach: bool) -> R
 
 /// One request on a fresh connection.
 fn call(opts: &mut Options, req: CriuReq, detach: bool) -> Result<CriuResp> {
+    call_with(opts, req, detach, &mut no_hook)
+}
+
+fn call_with(opts: &mut Options, req: CriuReq, detach: bool, hook: Hook) -> Result<CriuResp> {
     let mut conn = connect(opts, &opts.service, req.opts.as_ref().unwrap_or(&opts.rpc), detach)?;
-    exchange(&mut conn, opts, &req)
+    exchange(&mut conn, opts, &req, hook)
 }
 
 fn missing(what: &str) -> Error {
@@ -142,11 +161,57 @@ pub fn check(opts: &mut Options) -> Result<()> {
 }
 
 /// Checkpoint the tree rooted at the configured pid (the caller itself when
-/// none is set) into the images directory.
+/// none is set) into the images directory. With tmp files added, they are
+/// checked before criu runs and saved while the tree is frozen; when the
+/// dump fails, their archive is removed again.
 pub fn dump(opts: &mut Options) -> Result<DumpOutcome> {
     let self_dump = opts.rpc.pid.is_none();
-    let resp = call(opts, request(CriuReqType::Dump, Some(opts.rpc.clone())), self_dump)?;
+    let mut rpc = opts.rpc.clone();
+    let resp = if opts.tmp_files.is_empty() {
+        call(opts, request(CriuReqType::Dump, Some(rpc)), self_dump)?
+    } else {
+        let images = ImagesDir::of(&rpc)?;
+        tmpfile::check(&opts.tmp_files, opts.tmp_file_limit)?;
+        // Notifications are asked for only here, so every other request
+        // stays as upstream sends it.
+        rpc.notify_scripts = Some(true);
+        let (paths, limit) = (opts.tmp_files.clone(), opts.tmp_file_limit);
+        let mut saved = false;
+        let mut save_at_post_dump = |note: &Notification| {
+            if note.action() == "post-dump" {
+                tmpfile::save(&paths, images.fd(), limit)?;
+                saved = true;
+            }
+            Ok(())
+        };
+        let result = call_with(opts, request(CriuReqType::Dump, Some(rpc)), self_dump, &mut save_at_post_dump);
+        if result.is_err() && saved {
+            let _ = tmpfile::discard(images.fd());
+        }
+        result?
+    };
     Ok(DumpOutcome { restored: resp.dump.and_then(|d| d.restored).unwrap_or(false) })
+}
+
+/// Put the tmp files of the images back before a restore, when the restore's
+/// options ask for them: every archive entry must lie at or below a path
+/// added with [`Options::add_tmp_file`], or nothing is written.
+fn put_back_tmp_files(opts: &Options, rpc: &CriuOpts) -> Result<()> {
+    if opts.tmp_files.is_empty() {
+        return Ok(());
+    }
+    let images = ImagesDir::of(rpc)?;
+    let entries = tmpfile::list(images.fd())?;
+    if let Some(stray) = entries.iter().find(|e| !opts.tmp_files.iter().any(|p| e.path.starts_with(p))) {
+        return Err(Error::InvalidArgument(format!(
+            "the images' tmp-file archive holds {}, which this restore did not add as a tmp file",
+            stray.path.display()
+        )));
+    }
+    for entry in tmpfile::restore(images.fd(), opts.tmp_file_limit)? {
+        criu_log::library_note(rpc, &format!("put back {} ({} bytes)", entry.path.display(), entry.size));
+    }
+    Ok(())
 }
 
 /// One pre-dump: memory only, the tree keeps running.
@@ -167,19 +232,20 @@ pub fn dump_iters(opts: &mut Options, mut more: impl FnMut(&mut Options) -> i32)
     }
     let mut conn = connect(opts, &opts.service, &opts.rpc, false)?;
     loop {
-        exchange(&mut conn, opts, &request(CriuReqType::PreDump, Some(opts.rpc.clone())))?;
+        exchange(&mut conn, opts, &request(CriuReqType::PreDump, Some(opts.rpc.clone())), &mut no_hook)?;
         match more(opts) {
             n if n < 0 => return Err(Error::Callback(n)),
             0 => break,
             _ => {}
         }
     }
-    exchange(&mut conn, opts, &request(CriuReqType::Dump, Some(opts.rpc.clone()))).map(|_| ())
+    exchange(&mut conn, opts, &request(CriuReqType::Dump, Some(opts.rpc.clone())), &mut no_hook).map(|_| ())
 }
 
 /// Restore the tree from the images directory; returns the pid of its root.
 /// The restored tree is criu's child and is reparented when criu exits.
 pub fn restore(opts: &mut Options) -> Result<i32> {
+    put_back_tmp_files(opts, &opts.rpc)?;
     let resp = call(opts, request(CriuReqType::Restore, Some(opts.rpc.clone())), false)?;
     resp.restore.map(|r| r.pid).ok_or_else(|| missing("restored pid"))
 }
@@ -197,8 +263,9 @@ pub fn restore_child(opts: &mut Options) -> Result<i32> {
     };
     let mut rpc = opts.rpc.clone();
     rpc.rst_sibling = Some(true);
+    put_back_tmp_files(opts, &rpc)?;
     let mut conn = connect(opts, &service, &rpc, false)?;
-    let resp = exchange(&mut conn, opts, &request(CriuReqType::Restore, Some(rpc)))?;
+    let resp = exchange(&mut conn, opts, &request(CriuReqType::Restore, Some(rpc)), &mut no_hook)?;
     resp.restore.map(|r| r.pid).ok_or_else(|| missing("restored pid"))
 }
 
@@ -238,6 +305,36 @@ pub fn feature_check(opts: &mut Options, wanted: Features) -> Result<Features> {
         lazy_pages: got.lazy_pages.unwrap_or(false),
         pidfd_store: got.pidfd_store.unwrap_or(false),
     })
+}
+
+/// The images directory of a request, as a descriptor: the caller's
+/// `images_dir_fd`, or the `images_dir` path opened for the call.
+enum ImagesDir {
+    Caller(i32),
+    Opened(std::fs::File),
+}
+
+impl ImagesDir {
+    fn of(rpc: &CriuOpts) -> Result<ImagesDir> {
+        if rpc.images_dir_fd >= 0 {
+            return Ok(ImagesDir::Caller(rpc.images_dir_fd));
+        }
+        let Some(path) = rpc.images_dir.as_deref() else {
+            return Err(Error::InvalidArgument("tmp files need an images directory (set images_dir_fd)".into()));
+        };
+        std::fs::File::open(path)
+            .map(ImagesDir::Opened)
+            .map_err(|e| Error::InvalidArgument(format!("images directory {path}: {e}")))
+    }
+
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::{AsFd, BorrowedFd};
+        match self {
+            // SAFETY: the caller keeps its images_dir_fd open for the call.
+            ImagesDir::Caller(fd) => unsafe { BorrowedFd::borrow_raw(*fd) },
+            ImagesDir::Opened(file) => file.as_fd(),
+        }
+    }
 }
 
 /// A private temporary directory, open, and removed with everything in it

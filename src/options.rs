@@ -8,11 +8,12 @@
 
 use std::fmt;
 use std::os::fd::RawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ids;
+use crate::tmpfile;
 use crate::notify::NotifyCallback;
 use crate::rpc;
 
@@ -71,6 +72,8 @@ pub struct Options {
     pub(crate) service: Service,
     pub(crate) notify: Option<NotifyCallback>,
     pub(crate) reply_timeout: Option<Duration>,
+    pub(crate) tmp_files: Vec<PathBuf>,
+    pub(crate) tmp_file_limit: u64,
 }
 
 impl Default for Options {
@@ -80,6 +83,8 @@ impl Default for Options {
             service: Service::Binary(PathBuf::from(DEFAULT_SERVICE_BINARY)),
             notify: None,
             reply_timeout: None,
+            tmp_files: Vec::new(),
+            tmp_file_limit: tmpfile::DEFAULT_LIMIT,
         }
     }
 }
@@ -91,6 +96,8 @@ impl fmt::Debug for Options {
             .field("service", &self.service)
             .field("notify", &self.notify.as_ref().map(|_| "callback"))
             .field("reply_timeout", &self.reply_timeout)
+            .field("tmp_files", &self.tmp_files)
+            .field("tmp_file_limit", &self.tmp_file_limit)
             .finish()
     }
 }
@@ -426,12 +433,66 @@ impl Options {
         self
     }
 
+    /// Save the caller's own file, directory (with everything below it) or
+    /// symlink at `path` into the dump, and put it back before a restore, so
+    /// that its deletion in between does not break the restore. criu has no
+    /// such option: the library copies the files into the images directory
+    /// while the tree is frozen (at criu's `post-dump` point) and writes them
+    /// back before asking criu to restore. At restore, only archive entries
+    /// at or below a path added to the restore's options are written (a
+    /// restore adds none by default: images may come from elsewhere).
+    /// Refuses at once anything but a file, directory or symlink; a missing
+    /// path is accepted here (at restore the files are missing by design)
+    /// and refused by a dump before criu runs.
+    pub fn add_tmp_file(&mut self, path: impl AsRef<Path>) -> Result<&mut Self> {
+        let path = path.as_ref();
+        let recorded = match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => resolve_missing(path)?,
+            _ => tmpfile::check_path(path)?,
+        };
+        self.tmp_files.push(recorded);
+        Ok(self)
+    }
+
+    /// The most bytes the tmp files may take in the images (default
+    /// [`tmpfile::DEFAULT_LIMIT`]); a dump over it fails before criu runs.
+    pub fn set_tmp_file_limit(&mut self, bytes: u64) -> &mut Self {
+        self.tmp_file_limit = bytes;
+        self
+    }
+
+    /// The tmp files added so far, as they will be recorded.
+    pub fn tmp_files(&self) -> &[PathBuf] {
+        &self.tmp_files
+    }
+
     /// Drop the notify callback (notifications stay requested if they were;
     /// they are then acknowledged as successful).
     pub fn remove_notify(&mut self) -> &mut Self {
         self.notify = None;
         self
     }
+}
+
+/// A missing path as the dump would have recorded it: absolute, with its
+/// deepest existing ancestor's symlinks resolved.
+fn resolve_missing(path: &Path) -> Result<PathBuf> {
+    let absolute = std::path::absolute(path)
+        .map_err(|e| Error::InvalidArgument(format!("tmp file {}: {e}", path.display())))?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while std::fs::symlink_metadata(existing).is_err() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => break,
+        }
+    }
+    let mut resolved = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_path_buf());
+    resolved.extend(rest.iter().rev());
+    Ok(resolved)
 }
 
 impl CgMode {

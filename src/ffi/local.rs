@@ -585,6 +585,35 @@ pub unsafe extern "C" fn criu_local_add_external(opts: *mut criu_opts, key: *con
     })
 }
 
+/// Save the caller's own file, directory (recursively) or symlink at `path`
+/// into the dump and put it back before a restore, so that deleting it in
+/// between does not break the restore (an addition: criu has no such
+/// option). The files are copied into the images directory while the tree
+/// is frozen; at restore, archive entries are written back (checksums
+/// verified first, each file renamed into place, mode, owner and mtime
+/// kept) only at or below paths added to the restore's options. Returns 0,
+/// or -EINVAL for a missing path or one that is not a regular file,
+/// directory or symlink (the reason in `criu_get_last_error()`).
+#[no_mangle]
+pub unsafe extern "C" fn criu_local_add_tmp_file(opts: *mut criu_opts, path: *const c_char) -> c_int {
+    with_opts(opts, EINVAL, |o| {
+        if path.is_null() {
+            guard::set_last_error("tmp file path is NULL");
+            return EINVAL;
+        }
+        setter_result(o.add_tmp_file(path_or(path, "")).map(|_| ()), EINVAL)
+    })
+}
+
+/// The most bytes the tmp files may take in the images (default 64 MiB): a
+/// dump whose tmp files exceed it fails with -EINVAL before criu runs.
+#[no_mangle]
+pub unsafe extern "C" fn criu_local_set_tmp_file_limit(opts: *mut criu_opts, limit: u64) {
+    with_opts(opts, (), |o| {
+        o.set_tmp_file_limit(limit);
+    })
+}
+
 /// Send memory pages to the page server at `address:port`. Returns 0 (upstream
 /// returned -ENOMEM even on success) or -EINVAL.
 #[no_mangle]

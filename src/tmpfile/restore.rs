@@ -1,0 +1,204 @@
+//! The restore side: after the whole archive has been checked, write each
+//! entry back, reaching it only through directories opened one component
+//! at a time without following symlinks.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{
+    chownat, fchmod, fchown, futimens, mkdirat, openat, renameat, statat, symlinkat, unlinkat, utimensat, AtFlags,
+    FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid, CWD, UTIME_OMIT,
+};
+use rustix::io::Errno;
+
+use super::archive::{Archive, Entry, Meta};
+use super::{invalid, os_error, EntryInfo, EntryKind};
+use crate::error::{Error, Result};
+
+pub(super) fn restore(images_dir: BorrowedFd<'_>, limit: u64) -> Result<Vec<EntryInfo>> {
+    let Some(archive) = Archive::open(images_dir, limit, true)? else {
+        return Ok(Vec::new());
+    };
+    let entries = archive.entries()?;
+    archive.verify(&entries)?;
+
+    let mut restored = Vec::with_capacity(entries.len());
+    // The directories enclosing the current entry, innermost last.
+    let mut open: Vec<OpenDir> = Vec::new();
+    let mut root_parent: Option<OwnedFd> = None;
+    for (index, e) in entries.iter().enumerate() {
+        while open.last().is_some_and(|d| Some(d.index) != e.parent) {
+            open.pop().unwrap().finish()?;
+        }
+        let parent = match e.parent {
+            None => {
+                let fd: &OwnedFd = root_parent.insert(open_parents(e)?);
+                fd.as_fd()
+            }
+            Some(_) => open.last().expect("entries() gave it a parent").fd.as_fd(),
+        };
+        match e.meta.kind {
+            EntryKind::File => put_file(parent, e)?,
+            EntryKind::Symlink => put_symlink(parent, e)?,
+            EntryKind::Dir => {
+                let fd = put_dir(parent, e)?;
+                open.push(OpenDir { index, fd, meta: e.meta, path: e.path });
+            }
+        }
+        restored.push(e.info());
+    }
+    while let Some(dir) = open.pop() {
+        dir.finish()?;
+    }
+    Ok(restored)
+}
+
+/// A directory put back whose mode and mtime wait until its contents are
+/// written: writing them changes the mtime, and a read-only mode would stop
+/// them.
+struct OpenDir<'a> {
+    index: usize,
+    fd: OwnedFd,
+    meta: Meta,
+    path: &'a [u8],
+}
+
+impl OpenDir<'_> {
+    fn finish(self) -> Result<()> {
+        fchmod(&self.fd, Mode::from_raw_mode(self.meta.mode))
+            .and_then(|()| futimens(&self.fd, &times(&self.meta)))
+            .map_err(|e| put_error(self.path, e))
+    }
+}
+
+fn shown(path: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(path)
+}
+
+fn put_error(path: &[u8], e: Errno) -> Error {
+    os_error(format_args!("tmp file {}: cannot put it back", shown(path)), e)
+}
+
+fn times(meta: &Meta) -> Timestamps {
+    Timestamps {
+        last_access: Timespec { tv_sec: 0, tv_nsec: UTIME_OMIT },
+        last_modification: Timespec { tv_sec: meta.mtime_sec, tv_nsec: meta.mtime_nsec.into() },
+    }
+}
+
+fn owner(meta: &Meta) -> (Option<Uid>, Option<Gid>) {
+    (Some(Uid::from_raw(meta.uid)), Some(Gid::from_raw(meta.gid)))
+}
+
+/// Open the directory that holds a root entry, walking from `/` one
+/// component at a time: a symlink or a non-directory on the way is refused,
+/// a missing directory is created.
+fn open_parents(e: &Entry<'_>) -> Result<OwnedFd> {
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut dir = openat(CWD, "/", flags, Mode::empty()).map_err(|err| put_error(e.path, err))?;
+    let parent_len = e.path.len() - e.name().len() - 1;
+    let mut walked = 0;
+    for component in e.path[1..parent_len.max(1)].split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        walked += 1 + component.len();
+        let name = OsStr::from_bytes(component);
+        let next = match openat(&dir, name, flags, Mode::empty()) {
+            Err(Errno::NOENT) => match mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => openat(&dir, name, flags, Mode::empty()),
+                Err(err) => Err(err),
+            },
+            other => other,
+        };
+        dir = next.map_err(|err| match err {
+            Errno::LOOP | Errno::NOTDIR => invalid(format!(
+                "tmp file {}: {} is a symlink or not a directory; refusing to follow it",
+                shown(e.path),
+                shown(&e.path[..walked])
+            )),
+            err => put_error(e.path, err),
+        })?;
+    }
+    Ok(dir)
+}
+
+/// Create something under a fresh temporary name in `dir`, retrying names
+/// that are taken.
+fn with_temp_name<T>(mut create: impl FnMut(&str) -> rustix::io::Result<T>) -> rustix::io::Result<(String, T)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    loop {
+        let name = format!(".libcriu-tmp.{}.{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        match create(&name) {
+            Err(Errno::EXIST) => continue,
+            other => return other.map(|made| (name, made)),
+        }
+    }
+}
+
+/// Finish the temporary `tmp` with `settle`, then rename it over the
+/// entry's name; on failure, remove it.
+fn settle_and_rename(
+    dir: BorrowedFd<'_>,
+    tmp: &str,
+    e: &Entry<'_>,
+    settle: impl FnOnce() -> rustix::io::Result<()>,
+) -> Result<()> {
+    let done = settle().and_then(|()| renameat(dir, tmp, dir, OsStr::from_bytes(e.name())));
+    if done.is_err() {
+        let _ = unlinkat(dir, tmp, AtFlags::empty());
+    }
+    done.map_err(|err| put_error(e.path, err))
+}
+
+fn put_file(dir: BorrowedFd<'_>, e: &Entry<'_>) -> Result<()> {
+    let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let (tmp, fd) = with_temp_name(|name| openat(dir, name, flags, Mode::from_raw_mode(0o600)))
+        .map_err(|err| put_error(e.path, err))?;
+    let mut file = File::from(fd);
+    let (uid, gid) = owner(&e.meta);
+    settle_and_rename(dir, &tmp, e, || {
+        file.write_all(e.data).map_err(|err| Errno::from_io_error(&err).unwrap_or(Errno::IO))?;
+        // Owner before mode: a change of owner clears set-id bits.
+        fchown(&file, uid, gid)?;
+        fchmod(&file, Mode::from_raw_mode(e.meta.mode))?;
+        futimens(&file, &times(&e.meta))
+    })
+}
+
+fn put_symlink(dir: BorrowedFd<'_>, e: &Entry<'_>) -> Result<()> {
+    let target = OsStr::from_bytes(e.data);
+    let (tmp, ()) = with_temp_name(|name| symlinkat(target, dir, name)).map_err(|err| put_error(e.path, err))?;
+    let (uid, gid) = owner(&e.meta);
+    settle_and_rename(dir, &tmp, e, || {
+        chownat(dir, tmp.as_str(), uid, gid, AtFlags::SYMLINK_NOFOLLOW)?;
+        utimensat(dir, tmp.as_str(), &times(&e.meta), AtFlags::SYMLINK_NOFOLLOW)
+    })
+}
+
+/// Reuse the directory if it exists, else create it; anything else in its
+/// place (a symlink above all) is refused rather than replaced.
+fn put_dir(dir: BorrowedFd<'_>, e: &Entry<'_>) -> Result<OwnedFd> {
+    let name = OsStr::from_bytes(e.name());
+    match statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {}
+        Ok(st) => {
+            return Err(invalid(format!(
+                "tmp file {}: a {:?} is in the place of the saved directory; refusing to replace it",
+                shown(e.path),
+                FileType::from_raw_mode(st.st_mode)
+            )))
+        }
+        Err(Errno::NOENT) => match mkdirat(dir, name, Mode::from_raw_mode(0o700)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(err) => return Err(put_error(e.path, err)),
+        },
+        Err(err) => return Err(put_error(e.path, err)),
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = openat(dir, name, flags, Mode::empty()).map_err(|err| put_error(e.path, err))?;
+    let (uid, gid) = owner(&e.meta);
+    fchown(&fd, uid, gid).map_err(|err| put_error(e.path, err))?;
+    Ok(fd)
+}

@@ -1,0 +1,466 @@
+//! The dump side: resolving the caller's paths, walking them without ever
+//! following a symlink, and writing the archive.
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use memmap2::MmapOptions;
+use rustix::fs::{copy_file_range, fstat, openat, readlinkat, statat, AtFlags, Dir, FileType, Mode, OFlags, Stat, CWD};
+use rustix::io::Errno;
+use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+
+use super::archive::{archive_header, entry_header, entry_len, Meta, ARCHIVE_HEADER};
+use super::{invalid, os_error, EntryKind, SaveSummary, ARCHIVE_NAME, MAX_ENTRIES, MAX_PATH};
+use crate::error::{Error, Result};
+
+/// The archive's name while it is being written.
+const PART_NAME: &str = "libcriu-tmpfiles.img.part";
+/// Entries are gathered into writes of about this size.
+const BATCH: usize = 1 << 20;
+/// Files up to this size are read into the batch; larger ones are copied
+/// file to file by the kernel and hashed from the archive afterwards.
+const SMALL: u64 = 256 << 10;
+/// A large file is copied and hashed in pieces of this size.
+const CHUNK: u64 = 64 << 20;
+
+pub(super) fn check_path(path: &Path) -> Result<PathBuf> {
+    let resolved = resolve(path)?;
+    match statat(CWD, &resolved, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => kind_of(FileType::from_raw_mode(st.st_mode), resolved.as_os_str().as_bytes())?,
+        Err(e) => return Err(missing_or(&resolved, e)),
+    };
+    Ok(resolved)
+}
+
+pub(super) fn check(paths: &[PathBuf], limit: u64) -> Result<SaveSummary> {
+    let mut budget = Budget::new(limit);
+    walk(paths, None, &mut budget)?;
+    Ok(budget.summary)
+}
+
+pub(super) fn save(paths: &[PathBuf], images_dir: BorrowedFd<'_>, limit: u64) -> Result<SaveSummary> {
+    if paths.is_empty() {
+        discard(images_dir)?;
+        return Ok(SaveSummary::default());
+    }
+    let flags = OFlags::CREATE | OFlags::TRUNC | OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = openat(images_dir, PART_NAME, flags, Mode::from_raw_mode(0o600))
+        .map_err(|e| os_error(format_args!("tmp files: cannot create {PART_NAME} in the images directory"), e))?;
+    let images = fstat(images_dir).map_err(|e| os_error("tmp files: the images directory", e))?;
+    let mut writer = Writer::new(File::from(fd), limit);
+    let saved = walk(paths, Some((images.st_dev, images.st_ino)), &mut writer)
+        .and_then(|()| writer.finish())
+        .and_then(|summary| {
+            rustix::fs::renameat(images_dir, PART_NAME, images_dir, ARCHIVE_NAME)
+                .map_err(|e| os_error(format_args!("tmp files: cannot rename {PART_NAME} to {ARCHIVE_NAME}"), e))?;
+            Ok(summary)
+        });
+    if saved.is_err() {
+        let _ = rustix::fs::unlinkat(images_dir, PART_NAME, AtFlags::empty());
+    }
+    saved
+}
+
+pub(super) fn discard(images_dir: BorrowedFd<'_>) -> Result<()> {
+    for name in [PART_NAME, ARCHIVE_NAME] {
+        match rustix::fs::unlinkat(images_dir, name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(os_error(format_args!("tmp files: cannot remove {name}"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// Make `path` absolute and resolve its parent directories (not the last
+/// component, which is saved as what it is, a symlink included).
+fn resolve(path: &Path) -> Result<PathBuf> {
+    let shown = path.display();
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        let cwd = std::env::current_dir().map_err(|e| invalid(format!("tmp file {shown}: cannot resolve it: {e}")))?;
+        cwd.join(path)
+    };
+    let canonical = |p: &Path| {
+        std::fs::canonicalize(p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => invalid(format!("tmp file {shown} does not exist")),
+            _ => invalid(format!("tmp file {shown}: cannot resolve {}: {e}", p.display())),
+        })
+    };
+    let resolved = match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => canonical(parent)?.join(name),
+        _ => canonical(&absolute)?, // "/" itself, or a path ending in ".."
+    };
+    if resolved.parent().is_none() {
+        return Err(invalid(format!("tmp file {shown}: the root directory cannot be saved")));
+    }
+    if resolved.as_os_str().len() > MAX_PATH {
+        return Err(invalid(format!("tmp file {shown}: path longer than {MAX_PATH} bytes")));
+    }
+    Ok(resolved)
+}
+
+/// The entry kind for a file type, or the refusal of the others.
+fn kind_of(t: FileType, path: &[u8]) -> Result<EntryKind> {
+    let what = match t {
+        FileType::RegularFile => return Ok(EntryKind::File),
+        FileType::Directory => return Ok(EntryKind::Dir),
+        FileType::Symlink => return Ok(EntryKind::Symlink),
+        FileType::Fifo => "a fifo",
+        FileType::Socket => "a socket",
+        FileType::CharacterDevice => "a character device",
+        FileType::BlockDevice => "a block device",
+        FileType::Unknown => "of an unknown type",
+    };
+    Err(invalid(format!(
+        "tmp file {} is {what}: only regular files, directories and symlinks can be saved",
+        String::from_utf8_lossy(path)
+    )))
+}
+
+fn missing_or(path: &Path, e: Errno) -> Error {
+    match e {
+        Errno::NOENT => invalid(format!("tmp file {} does not exist", path.display())),
+        e => os_error(format_args!("tmp file {}", path.display()), e),
+    }
+}
+
+fn meta(st: &Stat, kind: EntryKind, root: bool) -> Meta {
+    Meta {
+        kind,
+        root,
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        mtime_sec: st.st_mtime as i64,
+        mtime_nsec: st.st_mtime_nsec as u32,
+    }
+}
+
+/// Where the walk hands each entry: a writer, or only a budget for
+/// [`check`].
+trait Sink {
+    fn add(&mut self, meta: &Meta, path: &[u8], data: Data<'_>) -> Result<()>;
+}
+
+/// An entry's contents as the walk found them.
+enum Data<'a> {
+    None,
+    Bytes(&'a [u8]),
+    /// An open regular file and the size to save.
+    File(&'a File, u64),
+}
+
+impl Data<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Data::None => 0,
+            Data::Bytes(b) => b.len() as u64,
+            Data::File(_, n) => *n,
+        }
+    }
+}
+
+/// Save (or check) each of `paths`, skipping any that another one contains
+/// and the directory `skip` (the images directory: saving the archive into
+/// itself would never end).
+fn walk(paths: &[PathBuf], skip: Option<(u64, u64)>, sink: &mut dyn Sink) -> Result<()> {
+    let mut roots = paths.iter().map(|p| resolve(p)).collect::<Result<Vec<_>>>()?;
+    roots.sort();
+    roots.dedup_by(|later, earlier| later.starts_with(earlier));
+    let mut walker = Walker { sink, skip };
+    for root in &roots {
+        let parent = root.parent().expect("resolve() refuses /");
+        let name = std::ffi::CString::new(root.file_name().expect("resolve() names a file").as_bytes()).unwrap();
+        let dir = openat(CWD, parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| missing_or(root, e))?;
+        let mut path = root.as_os_str().as_bytes().to_vec();
+        walker.visit(dir.as_fd(), &name, &mut path, FileType::Unknown, true)?;
+    }
+    Ok(())
+}
+
+struct Walker<'s> {
+    sink: &'s mut dyn Sink,
+    skip: Option<(u64, u64)>,
+}
+
+/// A failure inside the walk: a system error still to be worded (a file
+/// that vanished meanwhile is skipped), or a finished error.
+enum Fail {
+    Os(Errno),
+    Done(Error),
+}
+
+impl From<Errno> for Fail {
+    fn from(e: Errno) -> Fail {
+        Fail::Os(e)
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Fail {
+        Fail::Done(e)
+    }
+}
+
+impl Walker<'_> {
+    /// Save `name` in `dir`, whose full path is `path`; `hint` is the type
+    /// the directory listing gave, if any.
+    fn visit(&mut self, dir: BorrowedFd<'_>, name: &CStr, path: &mut Vec<u8>, hint: FileType, root: bool) -> Result<()> {
+        match self.visit_inner(dir, name, path, hint, root) {
+            Ok(()) => Ok(()),
+            Err(Fail::Os(Errno::NOENT)) if !root => Ok(()), // deleted while we walked
+            Err(Fail::Os(Errno::NOENT)) => Err(invalid(format!("tmp file {} does not exist", String::from_utf8_lossy(path)))),
+            Err(Fail::Os(e)) => Err(os_error(format_args!("tmp file {}", String::from_utf8_lossy(path)), e)),
+            Err(Fail::Done(e)) => Err(e),
+        }
+    }
+
+    fn visit_inner(&mut self, dir: BorrowedFd<'_>, name: &CStr, path: &mut Vec<u8>, hint: FileType, root: bool) -> std::result::Result<(), Fail> {
+        let mut st = None;
+        let kind = match hint {
+            FileType::Unknown => {
+                let s = statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+                let t = FileType::from_raw_mode(s.st_mode);
+                st = Some(s);
+                t
+            }
+            t => t,
+        };
+        match kind_of(kind, path)? {
+            EntryKind::File => {
+                // NONBLOCK: should a fifo replace the file meanwhile, the
+                // open must not hang; fstat then refuses it.
+                let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+                let file = File::from(openat(dir, name, flags, Mode::empty())?);
+                let st = fstat(&file)?;
+                kind_of(FileType::from_raw_mode(st.st_mode), path)?;
+                self.sink.add(&meta(&st, EntryKind::File, root), path, Data::File(&file, st.st_size as u64))?;
+            }
+            EntryKind::Symlink => {
+                let st = match st {
+                    Some(st) => st,
+                    None => statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?,
+                };
+                let target = readlinkat(dir, name, Vec::new())?;
+                self.sink.add(&meta(&st, EntryKind::Symlink, root), path, Data::Bytes(target.as_bytes()))?;
+            }
+            EntryKind::Dir => {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                let fd = openat(dir, name, flags, Mode::empty())?;
+                let st = fstat(&fd)?;
+                if self.skip == Some((st.st_dev, st.st_ino)) {
+                    return Ok(());
+                }
+                self.sink.add(&meta(&st, EntryKind::Dir, root), path, Data::None)?;
+                let mut children = Vec::new();
+                for child in Dir::read_from(&fd)? {
+                    let child = child?;
+                    if !matches!(child.file_name().to_bytes(), b"." | b"..") {
+                        children.push((child.file_name().to_owned(), child.file_type()));
+                    }
+                }
+                children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                for (child, hint) in children {
+                    let len = path.len();
+                    path.push(b'/');
+                    path.extend_from_slice(child.to_bytes());
+                    let done = self.visit(fd.as_fd(), &child, path, hint, false);
+                    path.truncate(len);
+                    done?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The running size of the archive, refused past the limit.
+struct Budget {
+    limit: u64,
+    summary: SaveSummary,
+}
+
+impl Budget {
+    fn new(limit: u64) -> Budget {
+        Budget { limit, summary: SaveSummary { archive_bytes: ARCHIVE_HEADER as u64, ..Default::default() } }
+    }
+
+    fn take(&mut self, path: &[u8], data_len: u64) -> Result<()> {
+        let shown = String::from_utf8_lossy(path);
+        if path.len() > MAX_PATH {
+            return Err(invalid(format!("tmp file {shown}: path longer than {MAX_PATH} bytes")));
+        }
+        if self.summary.entries >= MAX_ENTRIES {
+            return Err(invalid(format!("tmp files: more than {MAX_ENTRIES} entries (at {shown})")));
+        }
+        let total = self.summary.archive_bytes.saturating_add(entry_len(path.len(), data_len));
+        if total > self.limit {
+            return Err(invalid(format!(
+                "tmp files exceed the limit of {} bytes at {shown} ({data_len} bytes): raise the limit or save fewer files",
+                self.limit
+            )));
+        }
+        self.summary.entries += 1;
+        self.summary.data_bytes += data_len;
+        self.summary.archive_bytes = total;
+        Ok(())
+    }
+}
+
+impl Sink for Budget {
+    fn add(&mut self, _: &Meta, path: &[u8], data: Data<'_>) -> Result<()> {
+        self.take(path, data.len())
+    }
+}
+
+/// Writes the archive: small entries gathered in `batch`, large files
+/// copied by the kernel straight into the file.
+struct Writer {
+    file: File,
+    /// Bytes already in the file; `batch` goes after them.
+    written: u64,
+    batch: Vec<u8>,
+    budget: Budget,
+}
+
+impl Writer {
+    fn new(file: File, limit: u64) -> Writer {
+        let mut batch = Vec::with_capacity(BATCH);
+        batch.resize(ARCHIVE_HEADER, 0); // filled in by finish()
+        Writer { file, written: 0, batch, budget: Budget::new(limit) }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.file.write_all_at(&self.batch, self.written).map_err(|e| write_error(&e))?;
+        self.written += self.batch.len() as u64;
+        self.batch.clear();
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<SaveSummary> {
+        self.flush()?;
+        let summary = self.budget.summary;
+        debug_assert_eq!(summary.archive_bytes, self.written);
+        let header = archive_header(summary.entries, self.written);
+        self.file.write_all_at(&header, 0).map_err(|e| write_error(&e))?;
+        Ok(summary)
+    }
+
+    /// Copy `len` bytes of `src` to the end of the archive, hashing them as
+    /// they are in the archive, so the checksum describes what was stored.
+    fn copy_hashed(&mut self, src: &File, len: u64, hasher: &mut Xxh3, path: &[u8]) -> Result<()> {
+        let mut copied = 0;
+        while copied < len {
+            let want = CHUNK.min(len - copied);
+            let start = self.written;
+            let n = copy_range(src, copied, &self.file, start, want).map_err(|e| {
+                invalid(format!("tmp file {}: cannot copy it into the archive: {e}", String::from_utf8_lossy(path)))
+            })?;
+            if n == 0 {
+                return Err(invalid(format!("tmp file {} shrank while it was saved", String::from_utf8_lossy(path))));
+            }
+            // SAFETY: a read-only view of bytes this process just wrote to
+            // its own file, which nothing else truncates.
+            let map = unsafe { MmapOptions::new().offset(start).len(n as usize).populate().map(&self.file) }
+                .map_err(|e| write_error(&e))?;
+            hasher.update(&map);
+            copied += n;
+            self.written += n;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for Writer {
+    fn add(&mut self, meta: &Meta, path: &[u8], data: Data<'_>) -> Result<()> {
+        self.budget.take(path, data.len())?;
+        let inline = match data {
+            Data::File(_, n) => n <= SMALL,
+            _ => true,
+        };
+        let inline_len = entry_len(path.len(), if inline { data.len() } else { 0 }) as usize;
+        if self.batch.len() + inline_len > BATCH {
+            self.flush()?;
+        }
+        let start = self.batch.len();
+        self.batch.extend_from_slice(&entry_header(meta, path.len(), data.len()));
+        self.batch.extend_from_slice(path);
+        let checksum = match data {
+            Data::None => xxh3_128(&self.batch[start..]),
+            Data::Bytes(bytes) => {
+                self.batch.extend_from_slice(bytes);
+                xxh3_128(&self.batch[start..])
+            }
+            Data::File(file, n) if inline => {
+                let at = self.batch.len();
+                self.batch.resize(at + n as usize, 0);
+                file.read_exact_at(&mut self.batch[at..], 0).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => {
+                        invalid(format!("tmp file {} shrank while it was saved", String::from_utf8_lossy(path)))
+                    }
+                    _ => read_error(path, &e),
+                })?;
+                xxh3_128(&self.batch[start..])
+            }
+            Data::File(file, n) => {
+                let mut hasher = Xxh3::new();
+                hasher.update(&self.batch[start..]);
+                self.flush()?;
+                self.copy_hashed(file, n, &mut hasher, path)?;
+                hasher.digest128()
+            }
+        };
+        self.batch.extend_from_slice(&checksum.to_le_bytes());
+        Ok(())
+    }
+}
+
+/// Copy up to `len` bytes from `src` at `src_at` to `dst` at `dst_at`, in
+/// the kernel when the filesystems allow it; returns the bytes copied (less
+/// at the end of `src`).
+fn copy_range(src: &File, mut src_at: u64, dst: &File, mut dst_at: u64, len: u64) -> std::io::Result<u64> {
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(1 << 30) as usize;
+        match copy_file_range(src, Some(&mut src_at), dst, Some(&mut dst_at), want) {
+            Ok(0) => break,
+            Ok(n) => done += n as u64,
+            Err(Errno::INTR) => {}
+            // Not between these filesystems: copy through a buffer.
+            Err(Errno::XDEV | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if done == 0 => {
+                return copy_buffered(src, src_at, dst, dst_at, len);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(done)
+}
+
+fn copy_buffered(src: &File, src_at: u64, dst: &File, dst_at: u64, len: u64) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done = 0;
+    while done < len {
+        let want = buf.len().min((len - done) as usize);
+        let n = src.read_at(&mut buf[..want], src_at + done)?;
+        if n == 0 {
+            break;
+        }
+        dst.write_all_at(&buf[..n], dst_at + done)?;
+        done += n as u64;
+    }
+    Ok(done)
+}
+
+fn read_error(path: &[u8], e: &std::io::Error) -> Error {
+    invalid(format!("tmp file {}: cannot read it: {e}", String::from_utf8_lossy(path)))
+}
+
+fn write_error(e: &std::io::Error) -> Error {
+    invalid(format!("tmp files: cannot write {PART_NAME} in the images directory: {e}"))
+}

@@ -1,0 +1,201 @@
+//! Tmp files end to end with the real criu: files the tree needs, deleted
+//! between dump and restore, come back from the images.
+
+mod common;
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::*;
+use criu::{ops, Error, Options};
+
+/// A process that holds `file` open and logs its contents every 50 ms: criu
+/// reopens the file by path at restore, so the restore needs it there.
+fn start_reader(file: &Path, log: &Path) -> u32 {
+    let script = "open(F, '<', $ARGV[0]) or die; while (1) { seek(F, 0, 0); my $b = join('', <F>); chomp $b; \
+                  open(L, '>>', $ARGV[1]); print L \"$b\\n\"; close L; select(undef, undef, undef, 0.05) }";
+    start_perl(script, &[&file.display().to_string(), &log.display().to_string()])
+}
+
+struct Dumped {
+    images: File,
+    pid: u32,
+}
+
+/// Dump a reader of `file` (in `dir`), adding `tmp` as tmp files.
+fn dump_reader(dir: &Path, file: &Path, tmp: &[&Path]) -> Dumped {
+    let log = dir.join("reads.log");
+    let pid = start_reader(file, &log);
+    wait_until("the first read", || lines(&log) >= 1);
+    let images_path = dir.join("images");
+    std::fs::create_dir_all(&images_path).unwrap();
+    let images = File::open(&images_path).unwrap();
+    let mut o = options();
+    o.set_images_dir_fd(images.as_raw_fd()).set_pid(pid as i32).set_log_file("dump.log");
+    for path in tmp {
+        o.add_tmp_file(path).unwrap();
+    }
+    ops::dump(&mut o).expect("dump succeeds");
+    reap(pid);
+    Dumped { images, pid }
+}
+
+fn restore_options(images: &File, tmp: &[&Path]) -> Options {
+    let mut o = options();
+    o.set_images_dir_fd(images.as_raw_fd()).set_log_file("restore.log");
+    for path in tmp {
+        o.add_tmp_file(path).unwrap();
+    }
+    o
+}
+
+#[test]
+fn a_deleted_file_comes_back_and_the_process_goes_on() {
+    become_subreaper();
+    let dir = scratch("tmpfile-back");
+    let data = dir.join("needed.txt");
+    std::fs::write(&data, "needed contents").unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let dumped = dump_reader(&dir, &data, &[&data]);
+    std::fs::remove_file(&data).unwrap();
+
+    let mut o = restore_options(&dumped.images, &[&data]);
+    let restored = ops::restore(&mut o).expect("restore succeeds with the file put back");
+    assert_eq!(restored, dumped.pid as i32);
+    let log = dir.join("reads.log");
+    let before = lines(&log);
+    wait_until("reads after restore", || lines(&log) >= before + 2);
+    finish(restored);
+    assert_eq!(std::fs::read_to_string(&data).unwrap(), "needed contents");
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o7777, 0o640);
+    assert_eq!(read_lines(&log).last().unwrap(), "needed contents");
+}
+
+#[test]
+fn without_the_tmp_file_the_same_restore_fails() {
+    become_subreaper();
+    let dir = scratch("tmpfile-missing");
+    let data = dir.join("needed.txt");
+    std::fs::write(&data, "needed contents").unwrap();
+    let dumped = dump_reader(&dir, &data, &[]);
+    std::fs::remove_file(&data).unwrap();
+    let mut o = restore_options(&dumped.images, &[]);
+    let err = ops::restore(&mut o).expect_err("criu cannot reopen the deleted file");
+    assert!(matches!(err, Error::Rpc { .. }), "{err:?}");
+    assert!(err.to_string().contains("needed.txt"), "the message names the missing file: {err}");
+}
+
+#[test]
+fn a_directory_tree_comes_back() {
+    become_subreaper();
+    let dir = scratch("tmpfile-tree");
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("a/b")).unwrap();
+    std::fs::write(tree.join("a/b/deep.txt"), "deep").unwrap();
+    std::fs::write(tree.join("top.txt"), "top").unwrap();
+    std::os::unix::fs::symlink("a/b/deep.txt", tree.join("link")).unwrap();
+    std::fs::set_permissions(tree.join("a"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    let dumped = dump_reader(&dir, &tree.join("a/b/deep.txt"), &[&tree]);
+    std::fs::remove_dir_all(&tree).unwrap();
+
+    let mut o = restore_options(&dumped.images, &[&tree]);
+    let restored = ops::restore(&mut o).expect("restore succeeds with the tree put back");
+    finish(restored);
+    assert_eq!(std::fs::read_to_string(tree.join("a/b/deep.txt")).unwrap(), "deep");
+    assert_eq!(std::fs::read_to_string(tree.join("top.txt")).unwrap(), "top");
+    assert_eq!(std::fs::read_link(tree.join("link")).unwrap(), Path::new("a/b/deep.txt"));
+    assert_eq!(std::fs::metadata(tree.join("a")).unwrap().permissions().mode() & 0o7777, 0o750);
+}
+
+#[test]
+fn a_tampered_archive_is_refused_and_nothing_is_written() {
+    become_subreaper();
+    let dir = scratch("tmpfile-tamper");
+    let data = dir.join("needed.txt");
+    std::fs::write(&data, "needed contents").unwrap();
+    let dumped = dump_reader(&dir, &data, &[&data]);
+    std::fs::remove_file(&data).unwrap();
+    let archive = dir.join("images").join(criu::tmpfile::ARCHIVE_NAME);
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let at = bytes.windows(8).position(|w| w == b"contents").expect("the data is in the archive");
+    bytes[at] ^= 0x20;
+    std::fs::write(&archive, bytes).unwrap();
+
+    let mut o = restore_options(&dumped.images, &[&data]);
+    let err = ops::restore(&mut o).expect_err("a tampered archive is refused");
+    assert!(err.to_string().contains("checksum"), "the message says why: {err}");
+    assert!(!data.exists(), "nothing was written");
+}
+
+#[test]
+fn entries_the_restore_did_not_ask_for_are_refused() {
+    become_subreaper();
+    let dir = scratch("tmpfile-undeclared");
+    let data = dir.join("needed.txt");
+    let other = dir.join("other.txt");
+    std::fs::write(&data, "needed").unwrap();
+    std::fs::write(&other, "other").unwrap();
+    let dumped = dump_reader(&dir, &data, &[&data]);
+    std::fs::remove_file(&data).unwrap();
+    let mut o = restore_options(&dumped.images, &[&other]);
+    let err = ops::restore(&mut o).expect_err("the archive holds a path this restore did not add");
+    assert!(err.to_string().contains("needed.txt"), "{err}");
+    assert!(!data.exists(), "nothing was written");
+}
+
+#[test]
+fn the_size_limit_stops_the_dump_before_criu_runs() {
+    let dir = scratch("tmpfile-limit");
+    let data = dir.join("big.bin");
+    std::fs::write(&data, vec![7u8; 64 * 1024]).unwrap();
+    let images = File::open(&dir).unwrap();
+    let mut o = options();
+    // A pid criu would fail on: the limit must stop the dump first.
+    o.set_images_dir_fd(images.as_raw_fd()).set_pid(i32::MAX).set_tmp_file_limit(4096);
+    o.add_tmp_file(&data).unwrap();
+    let err = ops::dump(&mut o).expect_err("64 KiB exceed a 4 KiB limit");
+    assert!(matches!(err, Error::InvalidArgument(_)), "not criu's failure: {err:?}");
+    assert!(err.to_string().contains("limit"), "{err}");
+    assert!(!dir.join(criu::tmpfile::ARCHIVE_NAME).exists());
+}
+
+#[test]
+fn a_failed_dump_leaves_no_archive() {
+    let dir = scratch("tmpfile-failed-dump");
+    let data = dir.join("needed.txt");
+    std::fs::write(&data, "x").unwrap();
+    let images = File::open(&dir).unwrap();
+    let mut o = options();
+    let pid_max: i32 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+    o.set_images_dir_fd(images.as_raw_fd()).set_pid(pid_max).add_tmp_file(&data).unwrap();
+    assert!(ops::dump(&mut o).is_err());
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!names.iter().any(|n| n.to_string_lossy().contains("tmpfiles")), "{names:?}");
+}
+
+#[test]
+fn only_files_directories_and_symlinks_can_be_added() {
+    let dir = scratch("tmpfile-kinds");
+    let mut o = Options::new();
+    assert!(o.add_tmp_file("/dev/null").is_err());
+    let fifo = dir.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    assert!(o.add_tmp_file(&fifo).is_err());
+    assert!(o.tmp_files().is_empty());
+}
+
+#[test]
+fn a_missing_tmp_file_is_refused_before_criu_runs() {
+    let dir = scratch("tmpfile-missing-path");
+    let images = File::open(&dir).unwrap();
+    let mut o = options();
+    // A restore declares paths that are missing by design: accepted here.
+    o.add_tmp_file(dir.join("missing")).unwrap();
+    // A silent service would hang the test if the dump reached "criu".
+    o.set_service_binary("/nonexistent/criu").set_images_dir_fd(images.as_raw_fd()).set_pid(1);
+    let err = ops::dump(&mut o).expect_err("a dump cannot save a missing file");
+    assert!(matches!(err, Error::InvalidArgument(_)), "refused before criu runs: {err:?}");
+    assert!(err.to_string().contains("missing"), "{err}");
+}
