@@ -356,6 +356,24 @@ impl Options {
         Self::checked(py, self.core()?.add_inherit_fd(fd, &key))
     }
 
+    /// Save the caller's own file, directory (recursively) or symlink at
+    /// ``path`` into the dump and put it back before a restore, so that its
+    /// deletion in between does not break the restore. At restore, only
+    /// archive entries at or below paths added to the restore's options are
+    /// written. Devices, fifos and sockets raise CriuInvalidArgumentError; a
+    /// missing path is accepted (a restore names missing files) and makes a
+    /// dump fail before criu runs.
+    fn add_tmp_file(&mut self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        Self::checked(py, self.core()?.add_tmp_file(&path))
+    }
+
+    /// The most bytes the tmp files may take in the images (default 64 MiB);
+    /// a dump over it fails with CriuInvalidArgumentError before criu runs.
+    fn set_tmp_file_limit(&mut self, limit: u64) -> PyResult<()> {
+        self.core()?.set_tmp_file_limit(limit);
+        Ok(())
+    }
+
     /// Bound how long the library waits for each answer of criu, in
     /// milliseconds; 0 (the default) waits as long as criu takes. Past the
     /// bound the operation fails with CriuCommunicationError (errno

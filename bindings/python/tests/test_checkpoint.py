@@ -205,3 +205,39 @@ def test_dump_iters_stops_when_pre_dump_fails(tmp_path: Path, victims: list) -> 
         opts.dump_iters(lambda lent: calls.append(lent))
     assert calls == [], "more() is asked only after a pre-dump succeeded"
     assert proc.poll() is None
+
+
+
+# Holds argv[1] open and appends its contents to argv[2] every 20 ms: criu
+# reopens the file by path at restore, so the restore needs it there.
+READER = """
+import sys, time
+f = open(sys.argv[1])
+while True:
+    f.seek(0)
+    with open(sys.argv[2], "a") as out:
+        out.write(f.read().replace(" ", "_") + "\\n")
+    time.sleep(0.02)
+"""
+
+
+def test_tmp_file_comes_back_after_deletion(tmp_path: Path, victims: list) -> None:
+    data = tmp_path / "needed.txt"
+    data.write_text("needed contents")
+    data.chmod(0o640)
+    report = tmp_path / "report.log"
+    proc = start(victims, READER, str(data), str(report))
+    wait_until("the first read", lambda: lines(report))
+    images = tmp_path / "images"
+    images.mkdir()
+    options(pid=proc.pid, images_dir=images, log_file="dump.log", tmp_file=[data]).dump()
+    reap_dumped(proc)
+    data.unlink()
+
+    before = len(lines(report))
+    pid = options(images_dir=images, log_file="restore.log", tmp_file=[data]).restore()
+    victims.append(pid)
+    wait_until("the restored reader to go on", lambda: len(lines(report)) >= before + 3)
+    assert data.read_text() == "needed contents"
+    assert data.stat().st_mode & 0o7777 == 0o640
+    assert set(lines(report)[before:]) == {"needed_contents"}
