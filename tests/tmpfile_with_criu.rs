@@ -199,3 +199,20 @@ fn a_missing_tmp_file_is_refused_before_criu_runs() {
     assert!(matches!(err, Error::InvalidArgument(_)), "refused before criu runs: {err:?}");
     assert!(err.to_string().contains("missing"), "{err}");
 }
+
+#[test]
+fn the_listing_tool_shows_what_will_be_put_back() {
+    become_subreaper();
+    let dir = scratch("tmpfile-listing");
+    let data = dir.join("needed.txt");
+    std::fs::write(&data, "needed contents").unwrap();
+    let _dumped = dump_reader(&dir, &data, &[&data]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_criu-externals"))
+        .arg(dir.join("images"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = format!("tmp-file\t{}\t-\t-\tfile of 15 bytes", data.display());
+    assert!(text.lines().any(|l| l.starts_with(&line)), "{text}");
+}

@@ -1,8 +1,13 @@
 //! `criu-externals <images-dir>`: lists what a restore of the dump in
-//! `images-dir` must be handed with inherit-fd, one tab-separated line per
-//! descriptor: kind, inherit-fd key, pid, fd, description. Exits 1 with the
-//! error on stderr when the directory cannot be read.
+//! `images-dir` needs from outside, one tab-separated line each:
+//! - every descriptor the restore must be handed with inherit-fd: kind,
+//!   inherit-fd key, pid, fd, description;
+//! - every tmp file the library saved into the images and puts back before
+//!   the restore: `tmp-file`, path, `-`, `-`, type, size and mode.
+//!
+//! Exits 1 with the error on stderr when the directory cannot be read.
 
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -12,13 +17,19 @@ fn main() -> ExitCode {
         eprintln!("usage: criu-externals <images-dir>");
         return ExitCode::FAILURE;
     };
-    match criu::images::external_resources(Path::new(dir)) {
-        Ok(found) => {
-            for r in found {
-                println!("{}\t{}\t{}\t{}\t{}", r.kind, r.key, r.pid, r.fd, r.description);
-            }
-            ExitCode::SUCCESS
+    let listed = criu::images::external_resources(Path::new(dir)).and_then(|found| {
+        for r in found {
+            println!("{}\t{}\t{}\t{}\t{}", r.kind, r.key, r.pid, r.fd, r.description);
         }
+        let images = std::fs::File::open(dir)
+            .map_err(|e| criu::Error::InvalidArgument(format!("{}: {e}", Path::new(dir).display())))?;
+        for e in criu::tmpfile::list(images.as_fd())? {
+            println!("tmp-file\t{}\t-\t-\t{} of {} bytes, mode {:o}", e.path.display(), e.kind, e.size, e.mode);
+        }
+        Ok(())
+    });
+    match listed {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("criu-externals: {e}");
             ExitCode::FAILURE
