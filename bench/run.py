@@ -721,10 +721,32 @@ def main():
         with open(os.path.join(RESULTS, name), "w") as f:
             f.write(scrub(text, env))
     print(scrub(md, env))
+    update_readme(scrub(md, env))
     failed = [r["id"] for r in rows if r["status"].startswith(("failed", "ours failed"))]
     if failed:
         log(f"some measurements failed: {', '.join(failed)}")
         sys.exit(1)
+
+
+README_BEGIN = "<!-- bench:begin (written by make bench) -->"
+README_END = "<!-- bench:end -->"
+
+
+def update_readme(md):
+    """Put the latest table and goals into README.md between its markers,
+    so the front page always shows the last run (the trap notes stay in
+    bench/results/latest.md)."""
+    path = os.path.join(os.path.dirname(RESULTS), "..", "README.md")
+    with open(path) as f:
+        text = f.read()
+    if README_BEGIN not in text or README_END not in text:
+        return
+    body = md.split("\n## How the machine's traps are handled")[0].split("\n", 1)[1].strip()
+    body = body.replace("\n## Goals", "\n#### Goals")
+    head, rest = text.split(README_BEGIN, 1)
+    tail = rest.split(README_END, 1)[1]
+    with open(path, "w") as f:
+        f.write(f"{head}{README_BEGIN}\n{body}\n{README_END}{tail}")
 
 
 if __name__ == "__main__":
