@@ -232,6 +232,7 @@ fn spawn_with_fd(script: &str, fd: RawFd, target: RawFd) -> u32 {
             .spawn()
             .expect("perl starts")
     };
+    register(child.id());
     child.id()
 }
 

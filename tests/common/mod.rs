@@ -2,6 +2,7 @@
 //! sets CRIU_BIN to the criu under test (default: `criu` from PATH).
 #![allow(dead_code)]
 
+use std::cell::RefCell;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -28,6 +29,26 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+thread_local! {
+    /// The victims this test thread started and has not finished.
+    static VICTIMS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Remember a victim, so that a failing (panicking) test kills it instead of
+/// leaving it running. Restored processes keep their pid, so one entry
+/// covers the original and its restored copy.
+pub fn register(pid: u32) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            VICTIMS.with(|v| v.borrow_mut().drain(..).for_each(|pid| kill(pid as i32)));
+            previous(info)
+        }));
+    });
+    VICTIMS.with(|v| v.borrow_mut().push(pid));
+}
+
 /// Start `perl -e script args...` as a single process (no children to leave
 /// zombies behind) in a session of its own, stdio on /dev/null: a tree
 /// criu can dump and restore without outside help.
@@ -47,6 +68,7 @@ pub fn start_perl(script: &str, args: &[&str]) -> u32 {
             .spawn()
             .expect("perl starts")
     };
+    register(child.id());
     child.id()
 }
 
@@ -90,6 +112,7 @@ pub fn become_subreaper() {
 
 /// Kill and reap a restored process.
 pub fn finish(pid: i32) {
+    VICTIMS.with(|v| v.borrow_mut().retain(|p| *p != pid as u32));
     kill(pid);
     reap(pid as u32);
 }
