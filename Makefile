@@ -4,7 +4,8 @@
 #                restore a demo process through our library
 #   make test    every test: Rust tests, header freshness, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
-#                the examples, the C tests, the Python module
+#                the examples, the C tests, hostile input/faults/threads,
+#                the Python module
 #   make bench   ours beside upstream libcriu, interleaved, as ratios
 #                (bench/results/; never part of make test; needs root)
 #   make install PREFIX=/usr/local
@@ -23,7 +24,7 @@ LIB     := $(BUILD)/lib/libcriu.so.2
 HEADER  := include/criu.h
 RUST_SRC := $(shell find src proto -type f) Cargo.toml Cargo.lock build.rs
 
-.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-examples test-c test-python \
+.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-examples test-c test-python test-hostile fuzz \
         header install clean bench
 
 all: lib
@@ -59,7 +60,7 @@ header:
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-rust test-header test-diff test-upstream test-examples test-c test-python
+test: test-rust test-header test-diff test-upstream test-examples test-c test-hostile test-python
 
 test-rust: $(BUILD)/criu-env
 	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN $(CARGO) test --locked --lib --tests
@@ -78,6 +79,18 @@ test-examples: lib $(BUILD)/criu-env
 
 test-c: lib $(BUILD)/criu-env
 	tests/c/run $(BUILD)/criu-env
+
+# Hostile arguments to every function (each in a forked child), faults on
+# criu's side, threads, fd/child hygiene, all also under valgrind memcheck.
+test-hostile: lib $(BUILD)/criu-env
+	tests/hostile/run $(BUILD)/criu-env
+	tests/faults/run $(BUILD)/criu-env
+	tests/threads/run $(BUILD)/criu-env
+
+# Each cargo-fuzz target for FUZZ_SECONDS (make test replays the corpora).
+FUZZ_SECONDS ?= 60
+fuzz:
+	fuzz/run $(FUZZ_SECONDS)
 
 # A fresh venv, `pip install ./bindings/python`, pytest against the real criu.
 test-python: $(BUILD)/criu-env $(BUILD)/.deps

@@ -121,9 +121,16 @@ fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq, hook: Hook
 /// Open a connection for a request with these options. A criu started by
 /// the library gets the descriptors of `inherit_fd` entries even when the
 /// caller opened them close-on-exec.
-fn connect(opts: &Options, service: &Service, rpc: &CriuOpts, detach: bool) -> Result<Connection> {
+fn connect(opts: &mut Options, service: &Service, rpc: &CriuOpts, detach: bool) -> Result<Connection> {
     let inherited: Vec<i32> = rpc.inherit_fd.iter().map(|i| i.fd).collect();
-    Connection::open(service, detach, &inherited, opts.reply_timeout)
+    let conn = Connection::open(service, detach, &inherited, opts.reply_timeout)?;
+    if matches!(service, Service::Fd(_)) {
+        // The connection now owns (and will close) the caller's socket: a
+        // later request must not use that number, which may by then name
+        // some other file of the caller.
+        opts.service = Service::Fd(-1);
+    }
+    Ok(conn)
 }
 
 /// One request on a fresh connection.
@@ -132,7 +139,11 @@ fn call(opts: &mut Options, req: CriuReq, detach: bool) -> Result<CriuResp> {
 }
 
 fn call_with(opts: &mut Options, req: CriuReq, detach: bool, hook: Hook) -> Result<CriuResp> {
-    let mut conn = connect(opts, &opts.service, req.opts.as_ref().unwrap_or(&opts.rpc), detach)?;
+    let service = opts.service.clone();
+    let mut conn = match &req.opts {
+        Some(rpc) => connect(opts, &service, rpc, detach)?,
+        None => connect(opts, &service, &CriuOpts::default(), detach)?,
+    };
     exchange(&mut conn, opts, &req, hook)
 }
 
@@ -230,7 +241,8 @@ pub fn dump_iters(opts: &mut Options, mut more: impl FnMut(&mut Options) -> i32)
             "iterative dump needs the pid of the tree (it cannot dump the caller)".into(),
         ));
     }
-    let mut conn = connect(opts, &opts.service, &opts.rpc, false)?;
+    let (service, rpc) = (opts.service.clone(), opts.rpc.clone());
+    let mut conn = connect(opts, &service, &rpc, false)?;
     loop {
         exchange(&mut conn, opts, &request(CriuReqType::PreDump, Some(opts.rpc.clone())), &mut no_hook)?;
         match more(opts) {

@@ -12,9 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::socket::{
-    self, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr,
-};
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use prost::Message;
@@ -149,27 +147,11 @@ impl Connection {
             });
         }
         let mut buf = vec![0u8; size];
-        let mut cmsg_space = nix::cmsg_space!([RawFd; 1]);
-        let (len, flags, fds) = {
-            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-            let msg = loop {
-                match socket::recvmsg::<()>(fd, &mut iov, Some(&mut cmsg_space), MsgFlags::MSG_CMSG_CLOEXEC) {
-                    Err(Errno::EINTR) => continue,
-                    other => break other.map_err(|e| Error::comm("receive response", e))?,
-                }
-            };
-            let mut fds = Vec::new();
-            if let Ok(cmsgs) = msg.cmsgs() {
-                for cmsg in cmsgs {
-                    if let ControlMessageOwned::ScmRights(received) = cmsg {
-                        fds.extend(received.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
-                    }
-                }
-            }
-            (msg.bytes, msg.flags, fds)
-        };
-        if flags.contains(MsgFlags::MSG_CTRUNC) {
-            return Err(Error::Comm { errno: libc::ENFILE, what: "descriptor from criu was cut off".into() });
+        let (len, truncated, fds) = recv_with_fds(fd, &mut buf)?;
+        if truncated || fds.len() > 1 {
+            // criu passes at most one descriptor; more is a broken peer (and
+            // upstream's ENFILE). Every one that arrived is closed with `fds`.
+            return Err(Error::Comm { errno: libc::ENFILE, what: format!("criu passed {} descriptors, expected at most one", fds.len()) });
         }
         let response = CriuResp::decode(&buf[..len]).map_err(|e| Error::Comm {
             errno: libc::EBADMSG,
@@ -185,6 +167,13 @@ impl Drop for Connection {
         // Closing first lets a criu still waiting for more requests exit.
         self.socket.take();
         if let Some(pid) = self.child.take() {
+            if !self.abandoned {
+                if let Some(timeout) = self.timeout {
+                    // With a bound set, a criu that answered but does not exit
+                    // gets that long to do so, too.
+                    self.abandoned = !exits_within(pid, timeout);
+                }
+            }
             if self.abandoned {
                 // A criu that missed the deadline may never exit by itself.
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
@@ -192,6 +181,65 @@ impl Drop for Connection {
             let _ = retry_eintr(|| waitpid(pid, None));
         }
     }
+}
+
+/// Whether child `pid` exits (and is reaped) within `timeout`.
+fn exits_within(pid: Pid, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(nix::sys::wait::WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
+            // Reaped, or not ours to wait for any more.
+            _ => return true,
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Room for this many descriptors in one response; criu sends at most one.
+const MAX_FDS: usize = 8;
+
+/// recvmsg one packet into `buf`, taking ownership of every descriptor that
+/// came with it: the length, whether the control data was cut off, the fds.
+fn recv_with_fds(fd: RawFd, buf: &mut [u8]) -> Result<(usize, bool, Vec<OwnedFd>)> {
+    let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
+    // u64 elements keep the control buffer aligned for cmsghdr.
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space;
+    let len = loop {
+        let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n >= 0 {
+            break n as usize;
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            e => return Err(Error::comm("receive response", e)),
+        }
+    };
+    let mut fds = Vec::new();
+    // SAFETY: the CMSG_* walk stays within msg_controllen as the kernel set it.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg) as *const RawFd;
+                let count = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
+                for i in 0..count {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((len, msg.msg_flags & libc::MSG_CTRUNC != 0, fds))
 }
 
 fn retry_eintr<T>(mut f: impl FnMut() -> nix::Result<T>) -> nix::Result<T> {

@@ -734,8 +734,12 @@ pub unsafe extern "C" fn criu_local_set_notify_cb(opts: *mut criu_opts, cb: criu
     with_opts(opts, (), |o| match cb {
         Some(cb) => {
             o.set_notify(Box::new(move |note, options| {
-                if let Some(fd) = note.take_fd() {
-                    ORPHAN_PTS_MASTER_FD.store(fd.into_raw_fd(), Ordering::SeqCst);
+                // Only this notification hands a descriptor to the caller;
+                // one arriving with any other is closed by the core.
+                if note.action() == "orphan-pts-master" {
+                    if let Some(fd) = note.take_fd() {
+                        ORPHAN_PTS_MASTER_FD.store(fd.into_raw_fd(), Ordering::SeqCst);
+                    }
                 }
                 let action = CString::new(note.action()).unwrap_or_default();
                 let mut arg = CriuNotify::new(action.as_ptr() as *mut c_char, note.pid());

@@ -61,9 +61,9 @@
 //! `.` or `..` component, no trailing `/`), each component at most 255 bytes.
 //!
 //! The checksum detects corruption (an images directory copied between hosts
-//! and damaged on the way); it is not a signature. XXH3 was chosen because it
-//! hashes several times faster than memory can be copied, so it never limits
-//! the throughput; SHA-256 (about 1.8 GB/s here) would.
+//! and damaged on the way); it is not a signature. XXH3 hashes at about
+//! 17 GB/s on the project's machine, ten times SHA-256's 1.8 GB/s, so the
+//! cost of checking is that of reading the data once more, not of the hash.
 //!
 //! # Untrusted archives
 //! At restore the archive comes from wherever the images directory came
@@ -80,6 +80,26 @@
 //!
 //! Errors are [`Error::InvalidArgument`] with a message that names the path,
 //! or the archive and the entry.
+//!
+//! # Use
+//! ```no_run
+//! use std::os::fd::AsFd;
+//! use criu::tmpfile;
+//! # fn main() -> criu::Result<()> {
+//! let images = std::fs::File::open("/tmp/images").unwrap();
+//! // When the caller adds a path: refuse mistakes early, keep the resolved path.
+//! let path = tmpfile::check_path("/tmp/app.d".as_ref())?;
+//! // Before the dump starts: the whole walk and the limit, copying nothing.
+//! tmpfile::check(&[path.clone()], tmpfile::DEFAULT_LIMIT)?;
+//! // While criu holds the tree frozen; discard() if criu fails afterwards.
+//! tmpfile::save(&[path], images.as_fd(), tmpfile::DEFAULT_LIMIT)?;
+//! // Before criu restores the tree.
+//! for entry in tmpfile::restore(images.as_fd(), tmpfile::DEFAULT_LIMIT)? {
+//!     println!("put back: {entry}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod archive;
 mod restore;
@@ -209,8 +229,11 @@ pub fn discard(images_dir: BorrowedFd<'_>) -> Result<()> {
 /// Put back every entry of the images directory's archive, before criu
 /// restores the tree. Returns what was written, in archive order, and an
 /// empty list when there is no archive. The archive is checked whole first
-/// (size against `limit`, structure, every checksum); when that fails,
-/// nothing is written.
+/// (size against `limit`, structure, every checksum), and so are the
+/// directories on the way (no symlink, no non-directory where a directory
+/// belongs); when a check fails, nothing is written. A failure while
+/// writing (a full disk, say) stops there and leaves the entries before it
+/// in place.
 pub fn restore(images_dir: BorrowedFd<'_>, limit: u64) -> Result<Vec<EntryInfo>> {
     restore::restore(images_dir, limit)
 }

@@ -25,52 +25,72 @@ pub(super) fn restore(images_dir: BorrowedFd<'_>, limit: u64) -> Result<Vec<Entr
     };
     let entries = archive.entries()?;
     archive.verify(&entries)?;
+    // A first pass writes nothing: it only follows the directories that
+    // exist, so that a symlink planted on the way, or a non-directory where
+    // a directory was saved, is refused before anything is written.
+    put_back(&entries, false)?;
+    put_back(&entries, true)?;
+    Ok(entries.iter().map(Entry::info).collect())
+}
 
-    let mut restored = Vec::with_capacity(entries.len());
+/// Walk the entries in order, keeping the enclosing directories open, and
+/// (when `write`) put each back. Without `write`, a directory that does not
+/// exist yet ends the checks below it: whatever is there will be created.
+fn put_back(entries: &[Entry<'_>], write: bool) -> Result<()> {
     // The directories enclosing the current entry, innermost last.
     let mut open: Vec<OpenDir> = Vec::new();
-    let mut root_parent: Option<OwnedFd> = None;
+    let mut root_parent: Option<OwnedFd>;
     for (index, e) in entries.iter().enumerate() {
         while open.last().is_some_and(|d| Some(d.index) != e.parent) {
-            open.pop().unwrap().finish()?;
+            let dir = open.pop().unwrap();
+            if write {
+                dir.finish()?;
+            }
         }
         let parent = match e.parent {
             None => {
-                let fd: &OwnedFd = root_parent.insert(open_parents(e)?);
-                fd.as_fd()
+                root_parent = open_parents(e, write)?;
+                root_parent.as_ref()
             }
-            Some(_) => open.last().expect("entries() gave it a parent").fd.as_fd(),
+            Some(_) => open.last().expect("entries() gave it a parent").fd.as_ref(),
         };
-        match e.meta.kind {
-            EntryKind::File => put_file(parent, e)?,
-            EntryKind::Symlink => put_symlink(parent, e)?,
-            EntryKind::Dir => {
-                let fd = put_dir(parent, e)?;
+        let parent = parent.map(|fd| fd.as_fd());
+        match (e.meta.kind, parent) {
+            (EntryKind::File, Some(dir)) if write => put_file(dir, e)?,
+            (EntryKind::Symlink, Some(dir)) if write => put_symlink(dir, e)?,
+            (EntryKind::Dir, _) => {
+                let fd = match parent {
+                    Some(dir) => put_dir(dir, e, write)?,
+                    None => None,
+                };
                 open.push(OpenDir { index, fd, meta: e.meta, path: e.path });
             }
+            _ => {}
         }
-        restored.push(e.info());
     }
     while let Some(dir) = open.pop() {
-        dir.finish()?;
+        if write {
+            dir.finish()?;
+        }
     }
-    Ok(restored)
+    Ok(())
 }
 
 /// A directory put back whose mode and mtime wait until its contents are
 /// written: writing them changes the mtime, and a read-only mode would stop
-/// them.
+/// them. `fd` is `None` in the checking pass for one not created yet.
 struct OpenDir<'a> {
     index: usize,
-    fd: OwnedFd,
+    fd: Option<OwnedFd>,
     meta: Meta,
     path: &'a [u8],
 }
 
 impl OpenDir<'_> {
     fn finish(self) -> Result<()> {
-        fchmod(&self.fd, Mode::from_raw_mode(self.meta.mode))
-            .and_then(|()| futimens(&self.fd, &times(&self.meta)))
+        let fd = self.fd.expect("the writing pass opened every directory");
+        fchmod(&fd, Mode::from_raw_mode(self.meta.mode))
+            .and_then(|()| futimens(&fd, &times(&self.meta)))
             .map_err(|e| put_error(self.path, e))
     }
 }
@@ -96,8 +116,9 @@ fn owner(meta: &Meta) -> (Option<Uid>, Option<Gid>) {
 
 /// Open the directory that holds a root entry, walking from `/` one
 /// component at a time: a symlink or a non-directory on the way is refused,
-/// a missing directory is created.
-fn open_parents(e: &Entry<'_>) -> Result<OwnedFd> {
+/// a missing directory is created (or, without `create`, ends the walk with
+/// `None`).
+fn open_parents(e: &Entry<'_>, create: bool) -> Result<Option<OwnedFd>> {
     let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let mut dir = openat(CWD, "/", flags, Mode::empty()).map_err(|err| put_error(e.path, err))?;
     let parent_len = e.path.len() - e.name().len() - 1;
@@ -106,6 +127,7 @@ fn open_parents(e: &Entry<'_>) -> Result<OwnedFd> {
         walked += 1 + component.len();
         let name = OsStr::from_bytes(component);
         let next = match openat(&dir, name, flags, Mode::empty()) {
+            Err(Errno::NOENT) if !create => return Ok(None),
             Err(Errno::NOENT) => match mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
                 Ok(()) | Err(Errno::EXIST) => openat(&dir, name, flags, Mode::empty()),
                 Err(err) => Err(err),
@@ -121,7 +143,7 @@ fn open_parents(e: &Entry<'_>) -> Result<OwnedFd> {
             err => put_error(e.path, err),
         })?;
     }
-    Ok(dir)
+    Ok(Some(dir))
 }
 
 /// Create something under a fresh temporary name in `dir`, retrying names
@@ -177,9 +199,10 @@ fn put_symlink(dir: BorrowedFd<'_>, e: &Entry<'_>) -> Result<()> {
     })
 }
 
-/// Reuse the directory if it exists, else create it; anything else in its
-/// place (a symlink above all) is refused rather than replaced.
-fn put_dir(dir: BorrowedFd<'_>, e: &Entry<'_>) -> Result<OwnedFd> {
+/// Reuse the directory if it exists, else create it (without `write`:
+/// return `None`); anything else in its place (a symlink above all) is
+/// refused rather than replaced.
+fn put_dir(dir: BorrowedFd<'_>, e: &Entry<'_>, write: bool) -> Result<Option<OwnedFd>> {
     let name = OsStr::from_bytes(e.name());
     match statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {}
@@ -190,6 +213,7 @@ fn put_dir(dir: BorrowedFd<'_>, e: &Entry<'_>) -> Result<OwnedFd> {
                 FileType::from_raw_mode(st.st_mode)
             )))
         }
+        Err(Errno::NOENT) if !write => return Ok(None),
         Err(Errno::NOENT) => match mkdirat(dir, name, Mode::from_raw_mode(0o700)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(err) => return Err(put_error(e.path, err)),
@@ -198,7 +222,9 @@ fn put_dir(dir: BorrowedFd<'_>, e: &Entry<'_>) -> Result<OwnedFd> {
     }
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = openat(dir, name, flags, Mode::empty()).map_err(|err| put_error(e.path, err))?;
-    let (uid, gid) = owner(&e.meta);
-    fchown(&fd, uid, gid).map_err(|err| put_error(e.path, err))?;
-    Ok(fd)
+    if write {
+        let (uid, gid) = owner(&e.meta);
+        fchown(&fd, uid, gid).map_err(|err| put_error(e.path, err))?;
+    }
+    Ok(Some(fd))
 }

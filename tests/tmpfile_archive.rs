@@ -1,0 +1,511 @@
+//! The tmp-file archive without criu: save, put back, and refuse what must
+//! be refused (types, limits, damaged and hostile archives).
+
+use std::fs::{self, File};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use criu::tmpfile::{self, EntryKind, ARCHIVE_NAME, DEFAULT_LIMIT};
+use criu::Error;
+
+/// A directory for one test, with an images directory inside; removed at
+/// the end.
+struct Scratch {
+    root: PathBuf,
+    images: File,
+}
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let root = std::env::temp_dir().join(format!("libcriu-tmpfile-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("images")).unwrap();
+        let images = File::open(root.join("images")).unwrap();
+        Scratch { root, images }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    fn images(&self) -> BorrowedFd<'_> {
+        self.images.as_fd()
+    }
+
+    fn archive(&self) -> PathBuf {
+        self.path("images").join(ARCHIVE_NAME)
+    }
+
+    /// The names in the images directory.
+    fn image_files(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            fs::read_dir(self.path("images")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+fn am_root() -> bool {
+    (unsafe { libc::geteuid() }) == 0
+}
+
+/// Give `path` a distinctive mtime (with nanoseconds) and, as root, owner.
+fn stamp(path: &Path, secs: u64, owner: (u32, u32)) {
+    let mtime = SystemTime::UNIX_EPOCH + Duration::new(secs, 123_456_789);
+    let times = rustix::fs::Timestamps {
+        last_access: rustix::fs::Timespec { tv_sec: secs as i64, tv_nsec: 0 },
+        last_modification: rustix::fs::Timespec { tv_sec: secs as i64, tv_nsec: 123_456_789 },
+    };
+    if am_root() {
+        std::os::unix::fs::lchown(path, Some(owner.0), Some(owner.1)).unwrap();
+    }
+    rustix::fs::utimensat(rustix::fs::CWD, path, &times, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
+    assert_eq!(fs::symlink_metadata(path).unwrap().modified().unwrap(), mtime);
+}
+
+/// Everything the archive promises to keep about the tree at `root`, with
+/// paths relative to it, in a stable order.
+fn snapshot(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let m = fs::symlink_metadata(&p).unwrap();
+        let rel = p.strip_prefix(root.parent().unwrap()).unwrap().display().to_string();
+        let content = if m.file_type().is_symlink() {
+            format!("-> {}", fs::read_link(&p).unwrap().display())
+        } else if m.is_dir() {
+            let mut children: Vec<PathBuf> = fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()).collect();
+            children.sort();
+            todo.extend(children);
+            String::from("dir")
+        } else {
+            format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&fs::read(&p).unwrap()))
+        };
+        let mode = if m.file_type().is_symlink() { 0 } else { m.mode() & 0o7777 };
+        out.push(format!("{rel} {content} {mode:o} {}:{} {}.{}", m.uid(), m.gid(), m.mtime(), m.mtime_nsec()));
+    }
+    out.sort();
+    out
+}
+
+fn invalid_message(e: Error) -> String {
+    match e {
+        Error::InvalidArgument(msg) => msg,
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_file_comes_back_identical_after_its_directory_is_deleted() {
+    let s = Scratch::new("file");
+    let file = s.path("gone/deeper/state.bin");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    fs::write(&file, &bytes).unwrap();
+    stamp(&file, 1_600_000_000, (1234, 5678));
+    // After the chown in stamp(), which clears set-id bits.
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o4751)).unwrap();
+    let before = snapshot(&file);
+
+    let summary = tmpfile::save(&[file.clone()], s.images(), DEFAULT_LIMIT).unwrap();
+    assert_eq!((summary.entries, summary.data_bytes), (1, bytes.len() as u64));
+    assert_eq!(summary.archive_bytes, fs::metadata(s.archive()).unwrap().len());
+    assert_eq!(s.image_files(), [ARCHIVE_NAME]);
+    fs::remove_dir_all(s.path("gone")).unwrap();
+
+    let restored = tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap();
+    assert_eq!(restored.len(), 1);
+    assert_eq!((restored[0].path.as_path(), restored[0].kind, restored[0].mode), (file.as_path(), EntryKind::File, 0o4751));
+    assert_eq!(fs::read(&file).unwrap(), bytes);
+    assert_eq!(snapshot(&file), before, "bytes, mode (set-id bits too), owner and mtime");
+    assert_eq!(fs::read_dir(file.parent().unwrap()).unwrap().count(), 1, "no temporary file left beside it");
+}
+
+#[test]
+fn a_directory_tree_round_trips_with_its_symlinks_and_modes() {
+    let s = Scratch::new("tree");
+    let top = s.path("app");
+    fs::create_dir_all(top.join("a/b/c")).unwrap();
+    fs::create_dir_all(top.join("empty")).unwrap();
+    fs::create_dir_all(top.join("locked")).unwrap();
+    for (i, rel) in ["one", "a/two", "a/b/three", "a/b/c/four", "locked/inside"].iter().enumerate() {
+        fs::write(top.join(rel), rel.repeat(i * 1000 + 1)).unwrap();
+        stamp(&top.join(rel), 1_500_000_000 + i as u64, (1000 + i as u32, 2000));
+    }
+    fs::write(top.join("a/empty-file"), b"").unwrap();
+    symlink("b/three", top.join("a/rel-link")).unwrap();
+    symlink("/nonexistent/target", top.join("dangling")).unwrap();
+    stamp(&top.join("dangling"), 1_400_000_000, (7, 8));
+    fs::set_permissions(top.join("a/b"), fs::Permissions::from_mode(0o2750)).unwrap();
+    // A directory nobody may write to: its contents must still come back.
+    fs::set_permissions(top.join("locked"), fs::Permissions::from_mode(0o500)).unwrap();
+    for dir in ["a/b/c", "a/b", "a", "empty", "locked", ""] {
+        stamp(&top.join(dir), 1_300_000_000, (3, 4));
+    }
+    let before = snapshot(&top);
+
+    let summary = tmpfile::save(&[top.clone()], s.images(), DEFAULT_LIMIT).unwrap();
+    assert_eq!(summary.entries, before.len() as u64);
+    let listed = tmpfile::list(s.images()).unwrap();
+    assert_eq!(listed.len(), before.len());
+    assert!(listed[0].root && listed[0].path == top && listed[1..].iter().all(|e| !e.root));
+    let link = listed.iter().find(|e| e.path.ends_with("a/rel-link")).unwrap();
+    assert_eq!((link.kind, link.link_target.as_deref()), (EntryKind::Symlink, Some(Path::new("b/three"))));
+    assert!(link.to_string().contains("-> b/three"), "{link}");
+
+    fs::set_permissions(top.join("locked"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::remove_dir_all(&top).unwrap();
+    let restored = tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap();
+    assert_eq!(restored, listed, "restore reports what list shows");
+    assert_eq!(snapshot(&top), before);
+    fs::set_permissions(top.join("locked"), fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+#[test]
+fn a_symlink_is_saved_as_a_link_and_its_target_is_not_followed() {
+    let s = Scratch::new("symlink");
+    fs::write(s.path("target"), b"not saved").unwrap();
+    let link = s.path("link");
+    symlink(s.path("target"), &link).unwrap();
+    stamp(&link, 1_234_567_890, (11, 12));
+    let before = snapshot(&link);
+    tmpfile::save(&[link.clone()], s.images(), DEFAULT_LIMIT).unwrap();
+    assert_eq!(tmpfile::list(s.images()).unwrap()[0].size, s.path("target").as_os_str().len() as u64);
+    fs::remove_file(&link).unwrap();
+    fs::remove_file(s.path("target")).unwrap();
+
+    tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap();
+    assert_eq!(snapshot(&link), before);
+    assert!(!s.path("target").exists(), "the target was not saved, so not restored");
+}
+
+#[test]
+fn a_symlinked_parent_in_the_recorded_path_is_resolved_at_add_time() {
+    let s = Scratch::new("resolve");
+    fs::create_dir(s.path("real")).unwrap();
+    symlink(s.path("real"), s.path("alias")).unwrap();
+    fs::write(s.path("real/f"), b"x").unwrap();
+    assert_eq!(tmpfile::check_path(&s.path("alias/f")).unwrap(), s.path("real/f"));
+    assert_eq!(tmpfile::check_path(&s.path("alias/./f")).unwrap(), s.path("real/f"));
+    // The last component stays what it is: a symlink is kept as one.
+    assert_eq!(tmpfile::check_path(&s.path("alias")).unwrap(), s.path("alias"));
+}
+
+#[test]
+fn an_existing_file_is_replaced_whole_and_nested_roots_are_saved_once() {
+    let s = Scratch::new("replace");
+    fs::create_dir(s.path("d")).unwrap();
+    fs::write(s.path("d/f"), b"saved").unwrap();
+    let summary = tmpfile::save(&[s.path("d/f"), s.path("d"), s.path("d")], s.images(), DEFAULT_LIMIT).unwrap();
+    assert_eq!(summary.entries, 2, "d and d/f, once each");
+    fs::write(s.path("d/f"), b"changed since, and longer").unwrap();
+    tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap();
+    assert_eq!(fs::read(s.path("d/f")).unwrap(), b"saved");
+    assert_eq!(fs::read_dir(s.path("d")).unwrap().count(), 1, "no temporary file left");
+}
+
+#[test]
+fn large_files_take_the_kernel_copy_path_and_round_trip() {
+    let s = Scratch::new("large");
+    let bytes: Vec<u8> = (0..(3usize << 20) + 12345).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    fs::write(s.path("big"), &bytes).unwrap();
+    fs::write(s.path("small"), b"before and after the big one").unwrap();
+    tmpfile::save(&[s.path("big"), s.path("small")], s.images(), DEFAULT_LIMIT).unwrap();
+    fs::remove_file(s.path("big")).unwrap();
+    fs::remove_file(s.path("small")).unwrap();
+    tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap();
+    assert!(fs::read(s.path("big")).unwrap() == bytes);
+    assert_eq!(fs::read(s.path("small")).unwrap(), b"before and after the big one");
+}
+
+#[test]
+fn a_large_file_on_another_filesystem_is_copied_through_a_buffer() {
+    // The kernel copy refuses to cross filesystems of different types; the
+    // save then copies through its buffer.
+    let shm = Path::new("/dev/shm");
+    let s = Scratch::new("crossfs");
+    if !shm.is_dir() || fs::metadata(shm).unwrap().dev() == fs::metadata(&s.root).unwrap().dev() {
+        eprintln!("skipped: no /dev/shm on another filesystem than {}", s.root.display());
+        return;
+    }
+    let file = shm.join(format!("libcriu-tmpfile-{}-crossfs", std::process::id()));
+    let bytes: Vec<u8> = (0..(1usize << 20) + 777).map(|i| (i * 31 % 253) as u8).collect();
+    fs::write(&file, &bytes).unwrap();
+    let saved = tmpfile::save(&[file.clone()], s.images(), DEFAULT_LIMIT);
+    fs::remove_file(&file).unwrap();
+    saved.unwrap();
+    tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap();
+    let back = fs::read(&file);
+    fs::remove_file(&file).unwrap();
+    assert!(back.unwrap() == bytes);
+}
+
+#[test]
+fn the_images_directory_is_not_saved_into_itself() {
+    let s = Scratch::new("self");
+    fs::write(s.path("images/pages-1.img"), b"criu's").unwrap();
+    fs::write(s.path("mine"), b"mine").unwrap();
+    tmpfile::save(&[s.root.clone()], s.images(), DEFAULT_LIMIT).unwrap();
+    let paths: Vec<PathBuf> = tmpfile::list(s.images()).unwrap().into_iter().map(|e| e.path).collect();
+    assert_eq!(paths, [s.root.clone(), s.path("mine")]);
+}
+
+#[test]
+fn no_archive_means_nothing_to_restore_or_list() {
+    let s = Scratch::new("none");
+    assert_eq!(tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap(), []);
+    assert_eq!(tmpfile::list(s.images()).unwrap(), []);
+}
+
+#[test]
+fn types_that_cannot_be_saved_are_refused_by_name() {
+    let s = Scratch::new("types");
+    let fifo = s.path("fifo");
+    rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0)
+        .unwrap();
+    assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    let _socket = std::os::unix::net::UnixListener::bind(s.path("sock")).unwrap();
+    for (path, word) in [
+        (fifo.clone(), "is a fifo"),
+        (s.path("sock"), "is a socket"),
+        (PathBuf::from("/dev/null"), "is a character device"),
+        (s.path("missing"), "does not exist"),
+        (s.path("missing-dir/file"), "does not exist"),
+        (PathBuf::from("/"), "root directory"),
+    ] {
+        let msg = invalid_message(tmpfile::check_path(&path).unwrap_err());
+        assert!(msg.contains(word), "{path:?}: {msg}");
+        let msg = invalid_message(tmpfile::save(&[path.clone()], s.images(), DEFAULT_LIMIT).unwrap_err());
+        assert!(msg.contains(word), "{path:?}: {msg}");
+        assert!(s.image_files().is_empty(), "a failed save leaves nothing: {:?}", s.image_files());
+    }
+
+    // Inside a saved directory too, named with its path, before any copy.
+    fs::create_dir(s.path("dir")).unwrap();
+    fs::write(s.path("dir/a"), b"a").unwrap();
+    fs::rename(&fifo, s.path("dir/b-fifo")).unwrap();
+    let msg = invalid_message(tmpfile::check(&[s.path("dir")], DEFAULT_LIMIT).unwrap_err());
+    assert!(msg.contains("dir/b-fifo is a fifo"), "{msg}");
+    let msg = invalid_message(tmpfile::save(&[s.path("dir")], s.images(), DEFAULT_LIMIT).unwrap_err());
+    assert!(msg.contains("dir/b-fifo is a fifo"), "{msg}");
+    assert!(s.image_files().is_empty());
+}
+
+#[test]
+fn the_size_limit_is_enforced_when_saving_and_restoring() {
+    let s = Scratch::new("limit");
+    fs::create_dir(s.path("d")).unwrap();
+    for i in 0..10 {
+        fs::write(s.path(&format!("d/{i}")), vec![b'x'; 10_000]).unwrap();
+    }
+    let needed = tmpfile::check(&[s.path("d")], DEFAULT_LIMIT).unwrap().archive_bytes;
+    assert!(needed > 100_000);
+
+    let msg = invalid_message(tmpfile::check(&[s.path("d")], needed - 1).unwrap_err());
+    assert!(msg.contains(&format!("limit of {} bytes", needed - 1)), "{msg}");
+    let msg = invalid_message(tmpfile::save(&[s.path("d")], s.images(), needed - 1).unwrap_err());
+    assert!(msg.contains("limit") && msg.contains("d/9"), "{msg}");
+    assert!(s.image_files().is_empty());
+
+    assert_eq!(tmpfile::save(&[s.path("d")], s.images(), needed).unwrap().archive_bytes, needed);
+    let msg = invalid_message(tmpfile::restore(s.images(), needed - 1).unwrap_err());
+    assert!(msg.contains(ARCHIVE_NAME) && msg.contains("above the limit"), "{msg}");
+}
+
+#[test]
+fn discard_removes_the_archive_and_an_empty_save_removes_a_stale_one() {
+    let s = Scratch::new("discard");
+    fs::write(s.path("f"), b"f").unwrap();
+    tmpfile::save(&[s.path("f")], s.images(), DEFAULT_LIMIT).unwrap();
+    tmpfile::discard(s.images()).unwrap();
+    assert!(s.image_files().is_empty());
+    tmpfile::discard(s.images()).unwrap();
+
+    tmpfile::save(&[s.path("f")], s.images(), DEFAULT_LIMIT).unwrap();
+    tmpfile::save(&[], s.images(), DEFAULT_LIMIT).unwrap();
+    assert!(s.image_files().is_empty(), "a later dump without tmp files must not restore these");
+}
+
+#[test]
+fn a_damaged_archive_is_refused_before_anything_is_written() {
+    let s = Scratch::new("damaged");
+    fs::create_dir(s.path("d")).unwrap();
+    fs::write(s.path("d/first"), b"first").unwrap();
+    fs::write(s.path("d/second"), b"second").unwrap();
+    tmpfile::save(&[s.path("d")], s.images(), DEFAULT_LIMIT).unwrap();
+    fs::remove_dir_all(s.path("d")).unwrap();
+    let good = fs::read(s.archive()).unwrap();
+
+    // One flipped bit in the last byte of data: the last entry's checksum.
+    let mut bad = good.clone();
+    let at = bad.len() - 17;
+    bad[at] ^= 1;
+    fs::write(s.archive(), &bad).unwrap();
+    let msg = invalid_message(tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap_err());
+    assert!(msg.contains("checksum mismatch") && msg.contains("d/second") && msg.contains(ARCHIVE_NAME), "{msg}");
+    assert!(!s.path("d").exists(), "nothing written, not even the entries before the damage");
+
+    // Cut short, extended, emptied, or garbage: refused, never a panic.
+    let mut cases: Vec<Vec<u8>> = vec![good[..good.len() - 1].to_vec(), [&good[..], b"x"].concat(), Vec::new(), good[..31].to_vec()];
+    let mut noise = 0x9e3779b97f4a7c15u64;
+    for _ in 0..200 {
+        let mut g = good.clone();
+        for _ in 0..4 {
+            noise ^= noise << 13;
+            noise ^= noise >> 7;
+            noise ^= noise << 17;
+            let i = (noise % g.len() as u64) as usize;
+            g[i] = (noise >> 32) as u8;
+        }
+        cases.push(g);
+    }
+    for case in cases {
+        fs::write(s.archive(), &case).unwrap();
+        if case != good {
+            assert!(tmpfile::restore(s.images(), DEFAULT_LIMIT).is_err());
+            let _ = tmpfile::list(s.images());
+        }
+        assert!(!s.path("d").exists());
+    }
+}
+
+/// An entry for [`encode`]: written as the format documentation says, so
+/// these tests also check the documentation.
+struct Raw {
+    kind: u8,
+    root: bool,
+    path: String,
+    data: &'static [u8],
+}
+
+fn raw(kind: u8, root: bool, path: impl Into<String>) -> Raw {
+    Raw { kind, root, path: path.into(), data: b"" }
+}
+
+fn encode(entries: &[Raw]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"LCRIUTMP");
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes()); // length, set below
+    for e in entries {
+        let start = out.len();
+        out.push(e.kind);
+        out.push(e.root as u8);
+        out.extend_from_slice(&(e.path.len() as u16).to_le_bytes());
+        out.extend_from_slice(&0o644u32.to_le_bytes());
+        let me = unsafe { (libc::geteuid(), libc::getegid()) };
+        out.extend_from_slice(&me.0.to_le_bytes());
+        out.extend_from_slice(&me.1.to_le_bytes());
+        out.extend_from_slice(&1_700_000_000i64.to_le_bytes());
+        out.extend_from_slice(&5u32.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(e.data.len() as u64).to_le_bytes());
+        out.extend_from_slice(e.path.as_bytes());
+        out.extend_from_slice(e.data);
+        let sum = xxhash_rust::xxh3::xxh3_128(&out[start..]);
+        out.extend_from_slice(&sum.to_le_bytes());
+    }
+    let len = out.len() as u64;
+    out[24..32].copy_from_slice(&len.to_le_bytes());
+    out
+}
+
+#[test]
+fn an_archive_written_from_the_format_documentation_is_restored() {
+    let s = Scratch::new("doc");
+    let dir = s.path("made").display().to_string();
+    let file = format!("{dir}/hello");
+    fs::write(s.archive(), encode(&[Raw { data: b"", ..raw(2, true, &dir) }, Raw { data: b"hi\n", ..raw(1, false, &file) }]))
+        .unwrap();
+    let restored = tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap();
+    assert_eq!(restored.len(), 2);
+    assert_eq!(fs::read(&file).unwrap(), b"hi\n");
+    let m = fs::metadata(&file).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.mtime(), m.mtime_nsec()), (0o644, 1_700_000_000, 5));
+}
+
+#[test]
+fn hostile_paths_are_refused_and_nothing_is_written() {
+    let s = Scratch::new("hostile");
+    let base = s.root.display().to_string();
+    let d = format!("{base}/d");
+    let ok_file = format!("{base}/written-if-buggy");
+    let cases: Vec<(Vec<Raw>, &str)> = vec![
+        (vec![raw(1, true, "relative/path")], "not absolute"),
+        (vec![raw(1, true, &format!("{base}/../escape"))], ". or .. component"),
+        (vec![raw(1, true, &format!("{base}/./x"))], ". or .. component"),
+        (vec![raw(1, true, &format!("{base}//x"))], "empty component"),
+        (vec![raw(1, true, &format!("{base}/x/"))], "empty component"),
+        (vec![raw(2, true, "/")], "empty component or is /"),
+        // Not a root, and no directory before it holds it.
+        (vec![raw(1, false, "/etc/evil")], "not inside a directory saved before it"),
+        (vec![raw(2, true, &d), raw(1, false, "/etc/evil")], "not inside a directory"),
+        (vec![raw(2, true, &d), raw(1, false, &format!("{d}/a/b"))], "not inside a directory"),
+        (vec![raw(1, true, &ok_file), raw(1, true, &ok_file)], "appears twice"),
+        (vec![raw(1, true, &ok_file), raw(9, true, &format!("{base}/t"))], "unknown type"),
+        (vec![raw(1, true, &ok_file), Raw { data: b"x", ..raw(2, true, &d) }], "directory with data"),
+        (vec![raw(1, true, &ok_file), Raw { data: b"a\0b", ..raw(3, true, &format!("{base}/l")) }], "NUL"),
+        (vec![raw(1, true, &ok_file), raw(1, true, &format!("{base}/{}", "n".repeat(256)))], "longer than 255"),
+    ];
+    for (entries, why) in cases {
+        fs::write(s.archive(), encode(&entries)).unwrap();
+        let msg = invalid_message(tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap_err());
+        assert!(msg.contains(why) && msg.contains("entry"), "wanted {why:?}: {msg}");
+        assert!(!Path::new(&ok_file).exists() && !Path::new(&d).exists(), "{why}: something was written");
+    }
+
+    // Bounds in the header are checked before anything is allocated.
+    let mut huge = encode(&[]);
+    huge[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+    fs::write(s.archive(), huge).unwrap();
+    let msg = invalid_message(tmpfile::list(s.images()).unwrap_err());
+    assert!(msg.contains("entries, more than"), "{msg}");
+}
+
+#[test]
+fn a_symlink_planted_on_the_way_after_the_dump_is_not_followed() {
+    let s = Scratch::new("planted");
+    fs::create_dir_all(s.path("victim")).unwrap();
+    fs::create_dir_all(s.path("app/dir")).unwrap();
+    fs::write(s.path("app/dir/f"), b"f").unwrap();
+    fs::create_dir_all(s.path("deep/parent")).unwrap();
+    fs::write(s.path("deep/parent/g"), b"g").unwrap();
+    tmpfile::save(&[s.path("app/dir"), s.path("deep/parent/g")], s.images(), DEFAULT_LIMIT).unwrap();
+
+    // A saved directory replaced by a link elsewhere.
+    fs::remove_dir_all(s.path("app/dir")).unwrap();
+    symlink(s.path("victim"), s.path("app/dir")).unwrap();
+    let msg = invalid_message(tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap_err());
+    assert!(msg.contains("app/dir") && msg.contains("refusing"), "{msg}");
+    assert_eq!(fs::read_dir(s.path("victim")).unwrap().count(), 0);
+
+    // A parent directory of a saved path replaced by a link elsewhere.
+    fs::remove_file(s.path("app/dir")).unwrap();
+    fs::remove_dir_all(s.path("deep")).unwrap();
+    symlink(s.path("victim"), s.path("deep")).unwrap();
+    let msg = invalid_message(tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap_err());
+    assert!(msg.contains("deep is a symlink") && msg.contains("refusing to follow"), "{msg}");
+    assert_eq!(fs::read_dir(s.path("victim")).unwrap().count(), 0);
+    assert!(!s.path("app/dir").exists(), "refused before anything was written, the entries before it included");
+
+    // A file where a directory was saved is not replaced either.
+    fs::remove_file(s.path("deep")).unwrap();
+    fs::write(s.path("app/dir"), b"someone else's").unwrap();
+    let msg = invalid_message(tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap_err());
+    assert!(msg.contains("app/dir") && msg.contains("refusing to replace"), "{msg}");
+    assert!(!s.path("deep").exists());
+
+    fs::remove_file(s.path("app/dir")).unwrap();
+    assert_eq!(tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap().len(), 3);
+    assert_eq!(fs::read(s.path("deep/parent/g")).unwrap(), b"g");
+}
