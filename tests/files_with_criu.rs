@@ -136,7 +136,7 @@ fn an_external_file_is_replaced_by_the_callers_fd() {
 fn a_pipe_to_the_caller_is_replaced_by_an_inherited_pipe() {
     become_subreaper();
     let dir = scratch("external-pipe");
-    let (old_read, old_write) = nix::unistd::pipe().unwrap();
+    let (old_read, old_write) = cloexec_pipe();
     // The victim writes its counter into fd 3, the write end of our pipe.
     let script = "open(P, '>&=', 3) or die; select(P); $| = 1; \
                   while (1) { print P 'tick ', ++$i, \"\\n\"; select(undef, undef, undef, 0.05) }";
@@ -154,7 +154,7 @@ fn a_pipe_to_the_caller_is_replaced_by_an_inherited_pipe() {
     reap(pid);
     drop(old_read);
 
-    let (new_read, new_write) = nix::unistd::pipe().unwrap();
+    let (new_read, new_write) = cloexec_pipe();
     let mut restore = options();
     restore.set_images_dir_fd(images.as_raw_fd()).set_log_file("restore.log");
     restore.add_inherit_fd(new_write.as_raw_fd(), &key).unwrap();
@@ -238,11 +238,11 @@ fn spawn_with_fd(script: &str, fd: RawFd, target: RawFd) -> u32 {
 
 /// A pty pair in raw mode (no echo, no line editing), as (master, slave).
 fn raw_pty() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let mut mode = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
+    let (master, slave) = open_pty();
+    let mut mode = nix::sys::termios::tcgetattr(&slave).unwrap();
     nix::sys::termios::cfmakeraw(&mut mode);
-    nix::sys::termios::tcsetattr(&pty.slave, nix::sys::termios::SetArg::TCSANOW, &mode).unwrap();
-    (pty.master, pty.slave)
+    nix::sys::termios::tcsetattr(&slave, nix::sys::termios::SetArg::TCSANOW, &mode).unwrap();
+    (master.into(), slave.into())
 }
 
 /// Write a line to a pty master and read the victim's one-line answer.

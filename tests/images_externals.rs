@@ -3,15 +3,17 @@
 //! list each of them with the key a restore would need. CRIU_BIN names the
 //! criu under test (default: `criu` from PATH).
 
+mod common;
+
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use criu::images::{external_resources, ExternalKind, ExternalResource};
 use criu::{ops, Options};
+use common::{cloexec_pipe, open_pty};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::stat::fstat;
 
@@ -100,7 +102,7 @@ fn find(found: &[ExternalResource], fd: u32) -> &ExternalResource {
 fn file_pipe_and_unix_socket_with_outside_ends() {
     let dir = scratch("fps");
     let file = File::options().create(true).truncate(true).read(true).write(true).open(dir.join("data")).unwrap();
-    let (pipe_read, _pipe_write) = nix::unistd::pipe().unwrap();
+    let (pipe_read, _pipe_write) = cloexec_pipe();
     let (sock_victim, _sock_ours) =
         socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC).unwrap();
     let pid = start_victim(&[&file, &pipe_read, &sock_victim]);
@@ -136,7 +138,7 @@ fn file_pipe_and_unix_socket_with_outside_ends() {
     // The keys are the ones criu looks up: a restore handed fresh
     // resources under them puts each at its place.
     let file = File::open(dir.join("data")).unwrap();
-    let (new_read, _new_write) = nix::unistd::pipe().unwrap();
+    let (new_read, _new_write) = cloexec_pipe();
     let (new_sock, _new_peer) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC).unwrap();
     let given: [(&dyn AsRawFd, &str); 3] =
         [(&file, &found[0].key), (&new_read, &found[1].key), (&new_sock, &found[2].key)];
@@ -168,20 +170,6 @@ fn restore(dir: &Path, given: &[(&dyn AsRawFd, &str)]) -> i32 {
         let tail: Vec<_> = log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
         panic!("restore failed: {e}\n{}", tail.join("\n"));
     })
-}
-
-/// A pty pair: (master, slave), the slave opened without becoming a
-/// controlling terminal.
-fn open_pty() -> (File, File) {
-    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
-    assert!(master >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
-    let master = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(master) };
-    assert_eq!(unsafe { libc::unlockpt(master.as_raw_fd()) }, 0);
-    let mut name = [0 as libc::c_char; 64];
-    assert_eq!(unsafe { libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()) }, 0);
-    let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }.to_str().unwrap().to_owned();
-    let slave = File::options().read(true).write(true).custom_flags(libc::O_NOCTTY).open(path).unwrap();
-    (master, slave)
 }
 
 #[test]

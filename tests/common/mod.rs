@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 use std::cell::RefCell;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -115,4 +118,25 @@ pub fn finish(pid: i32) {
     VICTIMS.with(|v| v.borrow_mut().retain(|p| *p != pid as u32));
     kill(pid);
     reap(pid as u32);
+}
+
+/// A pty pair: (master, slave), the slave opened without becoming a
+/// controlling terminal. Both are close-on-exec: tests run in parallel
+/// threads, and a pty leaked into another test's victim would be dumped
+/// with it (and break that restore).
+pub fn open_pty() -> (File, File) {
+    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    assert!(master >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+    let master = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(master) };
+    assert_eq!(unsafe { libc::unlockpt(master.as_raw_fd()) }, 0);
+    let mut name = [0 as libc::c_char; 64];
+    assert_eq!(unsafe { libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()) }, 0);
+    let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }.to_str().unwrap().to_owned();
+    let slave = File::options().read(true).write(true).custom_flags(libc::O_NOCTTY).open(path).unwrap();
+    (master, slave)
+}
+
+/// A pipe as (read, write), close-on-exec for the same reason.
+pub fn cloexec_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap()
 }
