@@ -151,9 +151,7 @@ impl Archive {
         }
         let len = st.st_size as u64;
         if len > limit {
-            return Err(invalid(format!(
-                "tmp-file archive {name} is {len} bytes, above the limit of {limit} bytes"
-            )));
+            return Err(invalid(format!("tmp-file archive {name} is {len} bytes, above the limit of {limit} bytes")));
         }
         if len < ARCHIVE_HEADER as u64 {
             return Err(invalid(format!("tmp-file archive {name} is truncated: {len} bytes")));
@@ -189,19 +187,23 @@ impl Archive {
             return Err(fail(format!("{count} entries, more than the {MAX_ENTRIES} allowed")));
         }
         if recorded_len != b.len() as u64 {
-            return Err(fail(format!("records a length of {recorded_len} bytes but has {} (truncated or extended)", b.len())));
+            return Err(fail(format!(
+                "records a length of {recorded_len} bytes but has {} (truncated or extended)",
+                b.len()
+            )));
         }
         let min_entry = entry_len(2, 0) as usize;
         let mut entries: Vec<Entry> = Vec::with_capacity((count as usize).min(b.len() / min_entry));
         let mut tree = Tree::default();
         let mut pos = ARCHIVE_HEADER;
         for i in 0..count as usize {
-            let entry = parse_entry(b, &mut pos)
-                .and_then(|e| tree.place(e, &entries, i))
-                .map_err(|(path, why)| match path {
-                    Some(p) => fail(format!("entry {i} ({:?}): {why}", String::from_utf8_lossy(p))),
-                    None => fail(format!("entry {i}: {why}")),
-                })?;
+            let entry =
+                parse_entry(b, &mut pos).and_then(|e| tree.place(e, &entries, i)).map_err(
+                    |(path, why)| match path {
+                        Some(p) => fail(format!("entry {i} ({:?}): {why}", String::from_utf8_lossy(p))),
+                        None => fail(format!("entry {i}: {why}")),
+                    },
+                )?;
             entries.push(entry);
         }
         if pos != b.len() {
@@ -255,7 +257,9 @@ fn parse_entry<'a>(b: &'a [u8], pos: &mut usize) -> std::result::Result<Entry<'a
     let path_len = u16::from_le_bytes([h[2], h[3]]) as usize;
     let data_len = u64_at(h, 32);
     let path_start = start + ENTRY_HEADER;
-    let path = b.get(path_start..path_start + path_len).ok_or((None, format!("path of {path_len} bytes runs past the end")))?;
+    let path = b
+        .get(path_start..path_start + path_len)
+        .ok_or((None, format!("path of {path_len} bytes runs past the end")))?;
     let err = |why: String| (Some(path), why);
     let data_start = path_start + path_len;
     let data_end = usize::try_from(data_len)
@@ -331,7 +335,12 @@ struct Tree<'a> {
 }
 
 impl<'a> Tree<'a> {
-    fn place(&mut self, mut e: Entry<'a>, entries: &[Entry<'a>], index: usize) -> std::result::Result<Entry<'a>, EntryError<'a>> {
+    fn place(
+        &mut self,
+        mut e: Entry<'a>,
+        entries: &[Entry<'a>],
+        index: usize,
+    ) -> std::result::Result<Entry<'a>, EntryError<'a>> {
         if !self.seen.insert(e.path) {
             return Err((Some(e.path), "appears twice".into()));
         }

@@ -174,7 +174,16 @@ pub struct EntryInfo {
 
 impl fmt::Display for EntryInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:<7} {:04o} {}:{} {:>10} {}", self.kind, self.mode, self.uid, self.gid, self.size, self.path.display())?;
+        write!(
+            f,
+            "{:<7} {:04o} {}:{} {:>10} {}",
+            self.kind,
+            self.mode,
+            self.uid,
+            self.gid,
+            self.size,
+            self.path.display()
+        )?;
         if let Some(target) = &self.link_target {
             write!(f, " -> {}", target.display())?;
         }
@@ -256,4 +265,3 @@ fn invalid(msg: String) -> Error {
 fn os_error(what: impl fmt::Display, err: rustix::io::Errno) -> Error {
     invalid(format!("{what}: {}", std::io::Error::from(err)))
 }
-

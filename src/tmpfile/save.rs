@@ -8,9 +8,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{copy_file_range, fstat, openat, readlinkat, statat, AtFlags, Dir, FileType, Mode, OFlags, Stat, CWD};
+use rustix::fs::{fstat, openat, readlinkat, statat, AtFlags, Dir, FileType, Mode, OFlags, Stat, CWD};
 use rustix::io::Errno;
-use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+use xxhash_rust::xxh3::Xxh3;
 
 use super::archive::{archive_header, entry_header, entry_len, Meta, ARCHIVE_HEADER};
 use super::{invalid, os_error, EntryKind, SaveSummary, ARCHIVE_NAME, MAX_ENTRIES, MAX_PATH};
@@ -18,14 +18,10 @@ use crate::error::{Error, Result};
 
 /// The archive's name while it is being written.
 const PART_NAME: &str = "libcriu-tmpfiles.img.part";
-/// Entries are gathered into writes of about this size.
-const BATCH: usize = 1 << 20;
-/// Files up to this size are read into the batch; larger ones are copied
-/// file to file by the kernel.
-const SMALL: u64 = 256 << 10;
-/// A large file is copied and hashed in pieces of this size, small enough
-/// to stay in the CPU's cache between the copy and the hash.
-const PIECE: usize = 64 << 10;
+/// The archive is written in batches of this size: many small entries per
+/// write, and a size that stays in the CPU's cache between the read of a
+/// file's bytes, their hash and their write.
+const BATCH: usize = 256 << 10;
 
 pub(super) fn check_path(path: &Path) -> Result<PathBuf> {
     let resolved = resolve(path)?;
@@ -52,13 +48,13 @@ pub(super) fn save(paths: &[PathBuf], images_dir: BorrowedFd<'_>, limit: u64) ->
         .map_err(|e| os_error(format_args!("tmp files: cannot create {PART_NAME} in the images directory"), e))?;
     let images = fstat(images_dir).map_err(|e| os_error("tmp files: the images directory", e))?;
     let mut writer = Writer::new(File::from(fd), limit);
-    let saved = walk(paths, Some((images.st_dev, images.st_ino)), &mut writer)
-        .and_then(|()| writer.finish())
-        .and_then(|summary| {
+    let saved = walk(paths, Some((images.st_dev, images.st_ino)), &mut writer).and_then(|()| writer.finish()).and_then(
+        |summary| {
             rustix::fs::renameat(images_dir, PART_NAME, images_dir, ARCHIVE_NAME)
                 .map_err(|e| os_error(format_args!("tmp files: cannot rename {PART_NAME} to {ARCHIVE_NAME}"), e))?;
             Ok(summary)
-        });
+        },
+    );
     if saved.is_err() {
         let _ = rustix::fs::unlinkat(images_dir, PART_NAME, AtFlags::empty());
     }
@@ -136,7 +132,7 @@ fn meta(st: &Stat, kind: EntryKind, root: bool) -> Meta {
         mode: st.st_mode & 0o7777,
         uid: st.st_uid,
         gid: st.st_gid,
-        mtime_sec: st.st_mtime as i64,
+        mtime_sec: st.st_mtime,
         mtime_nsec: st.st_mtime_nsec as u32,
     }
 }
@@ -211,17 +207,33 @@ impl From<Error> for Fail {
 impl Walker<'_> {
     /// Save `name` in `dir`, whose full path is `path`; `hint` is the type
     /// the directory listing gave, if any.
-    fn visit(&mut self, dir: BorrowedFd<'_>, name: &CStr, path: &mut Vec<u8>, hint: FileType, root: bool) -> Result<()> {
+    fn visit(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        path: &mut Vec<u8>,
+        hint: FileType,
+        root: bool,
+    ) -> Result<()> {
         match self.visit_inner(dir, name, path, hint, root) {
             Ok(()) => Ok(()),
             Err(Fail::Os(Errno::NOENT)) if !root => Ok(()), // deleted while we walked
-            Err(Fail::Os(Errno::NOENT)) => Err(invalid(format!("tmp file {} does not exist", String::from_utf8_lossy(path)))),
+            Err(Fail::Os(Errno::NOENT)) => {
+                Err(invalid(format!("tmp file {} does not exist", String::from_utf8_lossy(path))))
+            }
             Err(Fail::Os(e)) => Err(os_error(format_args!("tmp file {}", String::from_utf8_lossy(path)), e)),
             Err(Fail::Done(e)) => Err(e),
         }
     }
 
-    fn visit_inner(&mut self, dir: BorrowedFd<'_>, name: &CStr, path: &mut Vec<u8>, hint: FileType, root: bool) -> std::result::Result<(), Fail> {
+    fn visit_inner(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        path: &mut Vec<u8>,
+        hint: FileType,
+        root: bool,
+    ) -> std::result::Result<(), Fail> {
         let mut st = None;
         let kind = match hint {
             FileType::Unknown => {
@@ -319,27 +331,74 @@ impl Sink for Budget {
     }
 }
 
-/// Writes the archive: small entries gathered in `batch`, large files
-/// copied by the kernel straight into the file.
+/// Writes the archive through one buffer: entries are gathered into it and
+/// written a batch at a time, and a file's bytes are read straight into it
+/// and hashed there while they are in the CPU's cache, so each byte is
+/// read once from memory and written once. (The kernel's file-to-file copy
+/// plus a read-back for the hash, or a second thread hashing behind it,
+/// measured no faster on the project's 2-core machine.)
 struct Writer {
     file: File,
-    /// Bytes already in the file; `batch` goes after them.
+    /// Bytes already in the file; the buffer's `used` bytes go after them.
     written: u64,
-    batch: Vec<u8>,
+    buf: Box<[u8]>,
+    used: usize,
     budget: Budget,
 }
 
 impl Writer {
     fn new(file: File, limit: u64) -> Writer {
-        let mut batch = Vec::with_capacity(BATCH);
-        batch.resize(ARCHIVE_HEADER, 0); // filled in by finish()
-        Writer { file, written: 0, batch, budget: Budget::new(limit) }
+        // The buffer starts with room for the archive header, filled in by
+        // finish().
+        Writer {
+            file,
+            written: 0,
+            buf: vec![0; BATCH].into_boxed_slice(),
+            used: ARCHIVE_HEADER,
+            budget: Budget::new(limit),
+        }
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.file.write_all_at(&self.batch, self.written).map_err(|e| write_error(&e))?;
-        self.written += self.batch.len() as u64;
-        self.batch.clear();
+        self.file.write_all_at(&self.buf[..self.used], self.written).map_err(|e| write_error(&e))?;
+        self.written += self.used as u64;
+        self.used = 0;
+        Ok(())
+    }
+
+    fn append(&mut self, mut bytes: &[u8]) -> Result<()> {
+        while !bytes.is_empty() {
+            if self.used == BATCH {
+                self.flush()?;
+            }
+            let n = bytes.len().min(BATCH - self.used);
+            self.buf[self.used..self.used + n].copy_from_slice(&bytes[..n]);
+            self.used += n;
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
+
+    /// Append the first `len` bytes of `file`, adding them to `hasher`.
+    fn append_file(&mut self, file: &File, len: u64, hasher: &mut Xxh3, path: &[u8]) -> Result<()> {
+        let mut done = 0;
+        while done < len {
+            if self.used == BATCH {
+                self.flush()?;
+            }
+            let n = (BATCH - self.used).min((len - done) as usize);
+            let piece = &mut self.buf[self.used..self.used + n];
+            file.read_exact_at(piece, done).map_err(|e| {
+                let shown = String::from_utf8_lossy(path);
+                match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => invalid(format!("tmp file {shown} shrank while it was saved")),
+                    _ => invalid(format!("tmp file {shown}: cannot read it: {e}")),
+                }
+            })?;
+            hasher.update(piece);
+            self.used += n;
+            done += n as u64;
+        }
         Ok(())
     }
 
@@ -351,101 +410,27 @@ impl Writer {
         self.file.write_all_at(&header, 0).map_err(|e| write_error(&e))?;
         Ok(summary)
     }
-
-    /// Copy `len` bytes of `src` to the end of the archive, hashing them as
-    /// they are in the archive, so the checksum describes what was stored.
-    /// The kernel copies a piece at a time (one copy, no pass through this
-    /// process), and the piece is read back for the hash while it is still
-    /// in the CPU's cache. (A second thread hashing behind the copy was
-    /// slower on the 2-core machine this was measured on.)
-    fn copy_hashed(&mut self, src: &File, len: u64, hasher: &mut Xxh3, path: &[u8]) -> Result<()> {
-        let shown = String::from_utf8_lossy(path);
-        let mut piece = vec![0u8; PIECE];
-        let mut copied = 0;
-        while copied < len {
-            let want = (len - copied).min(PIECE as u64) as usize;
-            let n = copy_piece(src, copied, &self.file, self.written + copied, &mut piece[..want])
-                .map_err(|e| invalid(format!("tmp file {shown}: cannot copy it into the archive: {e}")))?;
-            if n == 0 {
-                return Err(invalid(format!("tmp file {shown} shrank while it was saved")));
-            }
-            hasher.update(&piece[..n]);
-            copied += n as u64;
-        }
-        self.written += len;
-        Ok(())
-    }
 }
 
 impl Sink for Writer {
     fn add(&mut self, meta: &Meta, path: &[u8], data: Data<'_>) -> Result<()> {
         self.budget.take(path, data.len())?;
-        let inline = match data {
-            Data::File(_, n) => n <= SMALL,
-            _ => true,
-        };
-        let inline_len = entry_len(path.len(), if inline { data.len() } else { 0 }) as usize;
-        if self.batch.len() + inline_len > BATCH {
-            self.flush()?;
+        let mut hasher = Xxh3::new();
+        let header = entry_header(meta, path.len(), data.len());
+        for bytes in [&header[..], path] {
+            hasher.update(bytes);
+            self.append(bytes)?;
         }
-        let start = self.batch.len();
-        self.batch.extend_from_slice(&entry_header(meta, path.len(), data.len()));
-        self.batch.extend_from_slice(path);
-        let checksum = match data {
-            Data::None => xxh3_128(&self.batch[start..]),
+        match data {
+            Data::None => {}
             Data::Bytes(bytes) => {
-                self.batch.extend_from_slice(bytes);
-                xxh3_128(&self.batch[start..])
+                hasher.update(bytes);
+                self.append(bytes)?;
             }
-            Data::File(file, n) if inline => {
-                let at = self.batch.len();
-                self.batch.resize(at + n as usize, 0);
-                file.read_exact_at(&mut self.batch[at..], 0).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::UnexpectedEof => {
-                        invalid(format!("tmp file {} shrank while it was saved", String::from_utf8_lossy(path)))
-                    }
-                    _ => read_error(path, &e),
-                })?;
-                xxh3_128(&self.batch[start..])
-            }
-            Data::File(file, n) => {
-                let mut hasher = Xxh3::new();
-                hasher.update(&self.batch[start..]);
-                self.flush()?;
-                self.copy_hashed(file, n, &mut hasher, path)?;
-                hasher.digest128()
-            }
-        };
-        self.batch.extend_from_slice(&checksum.to_le_bytes());
-        Ok(())
-    }
-}
-
-/// Copy up to `piece.len()` bytes from `src` at `src_at` to `dst` at
-/// `dst_at`, leaving them in `piece`; returns how many (fewer at the end of
-/// `src`). The kernel copies file to file where the filesystems allow it.
-fn copy_piece(src: &File, mut src_at: u64, dst: &File, mut dst_at: u64, piece: &mut [u8]) -> std::io::Result<usize> {
-    let (start, mut done) = (dst_at, 0);
-    while done < piece.len() {
-        match copy_file_range(src, Some(&mut src_at), dst, Some(&mut dst_at), piece.len() - done) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(Errno::INTR) => {}
-            // Not between these filesystems: through the buffer, then.
-            Err(Errno::XDEV | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if done == 0 => {
-                let n = src.read_at(piece, src_at)?;
-                dst.write_all_at(&piece[..n], dst_at)?;
-                return Ok(n);
-            }
-            Err(e) => return Err(e.into()),
+            Data::File(file, len) => self.append_file(file, len, &mut hasher, path)?,
         }
+        self.append(&hasher.digest128().to_le_bytes())
     }
-    dst.read_exact_at(&mut piece[..done], start)?;
-    Ok(done)
-}
-
-fn read_error(path: &[u8], e: &std::io::Error) -> Error {
-    invalid(format!("tmp file {}: cannot read it: {e}", String::from_utf8_lossy(path)))
 }
 
 fn write_error(e: &std::io::Error) -> Error {
