@@ -823,7 +823,7 @@ mod tests {
 
     #[test]
     fn memfds_are_named_by_their_name() {
-        let fd = own(unsafe { libc::memfd_create(b"ids-test\0".as_ptr().cast(), 0) });
+        let fd = own(unsafe { libc::memfd_create(c"ids-test".as_ptr(), 0) });
         assert_eq!(inherit_key(me(), fd.as_raw_fd()).unwrap(), "/memfd:ids-test");
         assert!(reason(external_id(me(), fd.as_raw_fd())).contains("/memfd:ids-test"));
     }

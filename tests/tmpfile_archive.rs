@@ -215,18 +215,62 @@ fn an_existing_file_is_replaced_whole_and_nested_roots_are_saved_once() {
     assert_eq!(fs::read_dir(s.path("d")).unwrap().count(), 1, "no temporary file left");
 }
 
+/// Bytes of a large file, none of whose 4 KiB blocks repeats.
+fn large_bytes(len: usize, seed: usize) -> Vec<u8> {
+    (0..len).map(|i| ((i + seed).wrapping_mul(2654435761) >> 13) as u8).collect()
+}
+
 #[test]
-fn files_larger_than_a_write_batch_round_trip() {
+fn large_files_round_trip_with_their_metadata() {
+    // Large files are copied by two threads at save and staged as unnamed
+    // files at restore: into a directory that still exists (staged) and
+    // into one that must be created first (written after the checks).
     let s = Scratch::new("large");
-    let bytes: Vec<u8> = (0..(3usize << 20) + 12345).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
-    fs::write(s.path("big"), &bytes).unwrap();
+    let bytes = large_bytes((3usize << 20) + 12345, 0);
+    fs::create_dir(s.path("gone")).unwrap();
+    for name in ["big", "gone/big"] {
+        fs::write(s.path(name), &bytes).unwrap();
+        fs::set_permissions(s.path(name), fs::Permissions::from_mode(0o2640)).unwrap();
+        stamp(&s.path(name), 1_300_000_000, (7, 8));
+    }
     fs::write(s.path("small"), b"before and after the big one").unwrap();
-    tmpfile::save(&[s.path("big"), s.path("small")], s.images(), DEFAULT_LIMIT).unwrap();
+    let before = (snapshot(&s.path("big")), snapshot(&s.path("gone")));
+    let roots = [s.path("big"), s.path("gone"), s.path("small")];
+    let summary = tmpfile::save(&roots, s.images(), DEFAULT_LIMIT).unwrap();
+    assert_eq!(summary.data_bytes, 2 * bytes.len() as u64 + 28);
     fs::remove_file(s.path("big")).unwrap();
+    fs::remove_dir_all(s.path("gone")).unwrap();
     fs::remove_file(s.path("small")).unwrap();
+
     tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap();
     assert!(fs::read(s.path("big")).unwrap() == bytes);
+    assert_eq!((snapshot(&s.path("big")), snapshot(&s.path("gone"))), before, "bytes, mode, owner, mtime");
     assert_eq!(fs::read(s.path("small")).unwrap(), b"before and after the big one");
+    let mut names: Vec<_> = fs::read_dir(&s.root).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, ["big", "gone", "images", "small"], "no temporary name left behind");
+}
+
+#[test]
+fn a_damaged_large_file_is_refused_and_nothing_staged_appears() {
+    let s = Scratch::new("damaged-large");
+    fs::create_dir(s.path("d")).unwrap();
+    let (first, second) = (large_bytes(2 << 20, 1), large_bytes(2 << 20, 2));
+    fs::write(s.path("d/a-first"), &first).unwrap();
+    fs::write(s.path("d/b-second"), &second).unwrap();
+    tmpfile::save(&[s.path("d/a-first"), s.path("d/b-second")], s.images(), DEFAULT_LIMIT).unwrap();
+    fs::remove_file(s.path("d/a-first")).unwrap();
+    fs::remove_file(s.path("d/b-second")).unwrap();
+
+    // A flipped bit in the middle of the second file: the first one was
+    // staged (its checksum matched) before the damage is found.
+    let mut bad = fs::read(s.archive()).unwrap();
+    let at = bad.len() - 16 - (1 << 20);
+    bad[at] ^= 0x10;
+    fs::write(s.archive(), &bad).unwrap();
+    let msg = invalid_message(tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap_err());
+    assert!(msg.contains("checksum mismatch") && msg.contains("d/b-second"), "{msg}");
+    assert_eq!(fs::read_dir(s.path("d")).unwrap().count(), 0, "nothing written, not even the first file");
 }
 
 #[test]

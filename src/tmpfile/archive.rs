@@ -92,7 +92,7 @@ pub(super) struct Entry<'a> {
     pub path: &'a [u8],
     pub data: &'a [u8],
     /// The checksummed bytes: header, path and data.
-    covered: &'a [u8],
+    pub covered: &'a [u8],
     stored: u128,
     /// Index of the directory entry this one lies in; `None` for a root.
     pub parent: Option<usize>,
@@ -103,6 +103,11 @@ impl Entry<'_> {
     pub fn name(&self) -> &[u8] {
         let slash = self.path.iter().rposition(|&b| b == b'/').unwrap_or(0);
         &self.path[slash + 1..]
+    }
+
+    /// The checksum of the entry's bytes as they are now.
+    pub fn checksum(&self) -> u128 {
+        xxh3_128(self.covered)
     }
 
     pub fn info(&self) -> EntryInfo {
@@ -212,20 +217,29 @@ impl Archive {
         Ok(entries)
     }
 
-    /// Compare every entry's checksum with its bytes.
-    pub fn verify(&self, entries: &[Entry<'_>]) -> Result<()> {
+    /// Compare every entry's checksum with its bytes, skipping those
+    /// `done` marks as already checked.
+    pub fn verify(&self, entries: &[Entry<'_>], done: &[bool]) -> Result<()> {
         for (i, e) in entries.iter().enumerate() {
-            let computed = xxh3_128(e.covered);
-            if computed != e.stored {
-                return Err(invalid(format!(
-                    "tmp-file archive {}: entry {i} ({:?}): checksum mismatch (stored {:032x}, computed {computed:032x}): the archive is damaged",
-                    self.name,
-                    String::from_utf8_lossy(e.path),
-                    e.stored
-                )));
+            if !done.get(i).copied().unwrap_or(false) {
+                self.verify_entry(i, e, e.checksum())?;
             }
         }
         Ok(())
+    }
+
+    /// Compare entry `i`'s stored checksum with `computed`, the one of
+    /// [`Entry::checksum`].
+    pub fn verify_entry(&self, i: usize, e: &Entry<'_>, computed: u128) -> Result<()> {
+        if computed == e.stored {
+            return Ok(());
+        }
+        Err(invalid(format!(
+            "tmp-file archive {}: entry {i} ({:?}): checksum mismatch (stored {:032x}, computed {computed:032x}): the archive is damaged",
+            self.name,
+            String::from_utf8_lossy(e.path),
+            e.stored
+        )))
     }
 }
 

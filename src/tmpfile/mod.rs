@@ -73,8 +73,12 @@
 //! duplicates), and every checksum. Writing then walks each root's parents
 //! from `/` one component at a time with `O_NOFOLLOW`, and refuses a symlink
 //! or a non-directory on the way, so a link planted after the dump cannot
-//! redirect a write. Each file and symlink is created under a temporary name
-//! beside its target and renamed into place: a crash leaves the old file or
+//! redirect a write. A large file whose directory exists is copied during
+//! the checks into an unnamed file (`O_TMPFILE`) in that directory, on the
+//! second core while its checksum is computed; unnamed, it is invisible and
+//! vanishes should a check fail. Each file and symlink is created (or, when
+//! staged, linked) under a temporary name beside its target and renamed
+//! into place: a crash leaves the old file or
 //! the new one, never a half-written one (data is not fsync'ed, as criu
 //! does not sync its images either).
 //!
