@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure libcriu's tmp-file archive against `cp -a` and tar with gzip.
 
-    bench/tmpfile/run.py [--quick]
+    bench/tmpfile/run.py [--quick | --brief] [--json PATH]
 
 Two data sets: one 1 GiB file, and 10,000 files of 4 KiB in one directory,
 both of random bytes. For each, every round saves the data with each tool
@@ -40,14 +40,19 @@ DRIVER = os.path.join(TARGET, "release", "tmpfile-bench")
 RESULTS = os.path.join(ROOT, "bench", "results")
 SCRATCH_PARENT = "/dev/shm"
 
-QUICK = "--quick" in sys.argv[1:]
+ARGS = sys.argv[1:]
+QUICK = "--quick" in ARGS
+# --brief: fewer rounds, as part of `make bench` (which has 10 minutes).
+BRIEF = "--brief" in ARGS
+# --json PATH: also write the result there (whatever the mode).
+JSON_OUT = ARGS[ARGS.index("--json") + 1] if "--json" in ARGS else None
+ROUNDS, TAR_BIG, TAR_SMALL = (1, 1, 1) if QUICK else (5, 1, 2) if BRIEF else (7, 3, 5)
 # (id, title, files, bytes per file, rounds, rounds with tar). tar with gzip
 # takes ~25 s per GiB, so it runs in fewer rounds than the other two.
 CASES = [
-    ("big", "one 256 MiB file" if QUICK else "one 1 GiB file", 1, (256 if QUICK else 1024) << 20,
-     1 if QUICK else 7, 1 if QUICK else 3),
+    ("big", "one 256 MiB file" if QUICK else "one 1 GiB file", 1, (256 if QUICK else 1024) << 20, ROUNDS, TAR_BIG),
     ("small", "2,000 files of 4 KiB" if QUICK else "10,000 files of 4 KiB", 2000 if QUICK else 10000, 4096,
-     1 if QUICK else 7, 1 if QUICK else 5),
+     ROUNDS, TAR_SMALL),
 ]
 TOOLS = ("ours", "cp", "tar")
 WARM_MIB = int(os.environ.get("WARM_MIB", "3072"))
@@ -228,6 +233,9 @@ def main():
         "seconds": round(time.monotonic() - started),
     }
     md = markdown(result)
+    if JSON_OUT:
+        with open(JSON_OUT, "w") as f:
+            json.dump(result, f, indent=1)
     if not QUICK:
         os.makedirs(RESULTS, exist_ok=True)
         with open(os.path.join(RESULTS, "tmpfile.json"), "w") as f:
