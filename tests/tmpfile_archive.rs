@@ -325,6 +325,31 @@ fn types_that_cannot_be_saved_are_refused_by_name() {
 }
 
 #[test]
+fn a_full_disk_fails_the_save_of_a_large_file_cleanly() {
+    // The images directory on a 2 MiB tmpfs: the writer thread of the
+    // large-file copy fails midway, and the save must report it (not hang,
+    // not leave a partial archive).
+    let s = Scratch::new("full");
+    let small = s.path("images");
+    let size = c"size=2m";
+    let target = std::ffi::CString::new(small.as_os_str().as_encoded_bytes()).unwrap();
+    let mounted = unsafe { libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, size.as_ptr().cast()) };
+    if mounted != 0 {
+        eprintln!("skipped: cannot mount a small tmpfs: {}", std::io::Error::last_os_error());
+        return;
+    }
+    let images = File::open(&small).unwrap();
+    fs::write(s.path("big"), large_bytes(8 << 20, 3)).unwrap();
+    let saved = tmpfile::save(&[s.path("big")], images.as_fd(), DEFAULT_LIMIT);
+    let left: Vec<_> = fs::read_dir(&small).unwrap().map(|e| e.unwrap().file_name()).collect();
+    drop(images);
+    unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    let msg = invalid_message(saved.unwrap_err());
+    assert!(msg.contains("cannot write") && msg.contains("No space left"), "{msg}");
+    assert!(left.is_empty(), "nothing left in the images directory: {left:?}");
+}
+
+#[test]
 fn the_size_limit_is_enforced_when_saving_and_restoring() {
     let s = Scratch::new("limit");
     fs::create_dir(s.path("d")).unwrap();

@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 
 use rustix::fs::{fstat, openat, readlinkat, statat, AtFlags, Dir, FileType, Mode, OFlags, Stat, CWD};
 use rustix::io::Errno;
@@ -468,42 +469,80 @@ impl CopyError {
 /// `cp -a`, whose kernel copy does no hashing.) No mapping of `src` is
 /// used: another process truncating it would kill ours with SIGBUS.
 fn copy_hashed(src: &File, len: u64, dst: &File, at: u64, hasher: &mut Xxh3) -> std::result::Result<(), CopyError> {
-    use std::sync::mpsc::sync_channel;
-    let (to_writer, filled) = sync_channel::<(Vec<u8>, u64)>(PIECES);
-    let (to_reader, emptied) = sync_channel::<Vec<u8>>(PIECES);
-    for _ in 0..PIECES {
-        to_reader.send(Vec::with_capacity(PIECE)).expect("the receiver is alive");
-    }
+    let pieces = len.div_ceil(PIECE as u64) as usize;
+    let ring = Ring::default();
+    let piece_len = |i: usize| (len - (i * PIECE) as u64).min(PIECE as u64) as usize;
     std::thread::scope(|scope| {
-        let writer = scope.spawn(move || {
-            for (piece, offset) in filled {
-                dst.write_all_at(&piece, at + offset).map_err(CopyError::Write)?;
-                // The reader may be gone already (it failed): nothing to do.
-                let _ = to_reader.send(piece);
+        let writer = scope.spawn(|| {
+            for i in 0..pieces {
+                if !ring.wait(|s| s.filled > i || s.stopped) {
+                    return Ok(()); // the reader failed: it reports why
+                }
+                let piece = ring.pieces[i % PIECES].lock().unwrap_or_else(|p| p.into_inner());
+                let written = dst.write_all_at(&piece[..piece_len(i)], at + (i * PIECE) as u64);
+                drop(piece);
+                ring.update(|s| match written {
+                    Ok(()) => s.written = i + 1,
+                    Err(_) => s.stopped = true,
+                });
+                written.map_err(CopyError::Write)?;
             }
             Ok(())
         });
-        let mut read = || {
-            let mut offset = 0;
-            while offset < len {
-                // The writer failed when it hangs up: its error is reported.
-                let Ok(mut piece) = emptied.recv() else { return Ok(()) };
-                let n = (len - offset).min(PIECE as u64) as usize;
-                piece.resize(n, 0);
-                src.read_exact_at(&mut piece, offset).map_err(CopyError::Read)?;
-                hasher.update(&piece);
-                if to_writer.send((piece, offset)).is_err() {
-                    return Ok(());
+        let read = (|| {
+            for i in 0..pieces {
+                if !ring.wait(|s| s.written + PIECES > i || s.stopped) {
+                    return Ok(()); // the writer failed: it reports why
                 }
-                offset += n as u64;
+                let mut piece = ring.pieces[i % PIECES].lock().unwrap_or_else(|p| p.into_inner());
+                piece.resize(PIECE, 0);
+                let bytes = &mut piece[..piece_len(i)];
+                src.read_exact_at(bytes, (i * PIECE) as u64).map_err(CopyError::Read)?;
+                hasher.update(bytes);
+                drop(piece);
+                ring.update(|s| s.filled = i + 1);
             }
             Ok(())
-        };
-        let read = read();
-        drop(to_writer); // ends the writer's loop
+        })();
+        if read.is_err() {
+            ring.update(|s| s.stopped = true);
+        }
         let written = writer.join().expect("the writer does not panic");
         read.and(written)
     })
+}
+
+/// The pieces [`copy_hashed`] passes from its reader to its writer, and how
+/// far each has got. Piece `i` lives in `pieces[i % PIECES]`.
+#[derive(Default)]
+struct Ring {
+    pieces: [Mutex<Vec<u8>>; PIECES],
+    progress: Mutex<Progress>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Progress {
+    /// Pieces read and hashed.
+    filled: usize,
+    /// Pieces written.
+    written: usize,
+    /// One side failed: the other stops.
+    stopped: bool,
+}
+
+impl Ring {
+    /// Wait until `ready`; false if the other side stopped instead.
+    fn wait(&self, ready: impl Fn(&Progress) -> bool) -> bool {
+        let progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        let progress = self.changed.wait_while(progress, |p| !ready(p)).unwrap_or_else(|p| p.into_inner());
+        !progress.stopped
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Progress)) {
+        change(&mut self.progress.lock().unwrap_or_else(|p| p.into_inner()));
+        self.changed.notify_all();
+    }
 }
 
 fn write_error(e: &std::io::Error) -> Error {
