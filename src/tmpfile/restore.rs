@@ -265,12 +265,12 @@ fn put_file(dir: BorrowedFd<'_>, e: &Entry<'_>, staged: Option<File>) -> Result<
         futimens(file, &times(&e.meta))
     };
     if let Some(file) = staged {
-        match settle(&file).and_then(|()| with_temp_name(|name| link_unnamed(&file, dir, name))) {
-            Ok((tmp, ())) => return settle_and_rename(dir, &tmp, e, || Ok(())),
-            // The directory was replaced by one on another file system
-            // since the checks: write the file anew there.
-            Err(Errno::XDEV) => {}
-            Err(err) => return Err(put_error(e.path, err)),
+        settle(&file).map_err(|err| put_error(e.path, err))?;
+        // When it cannot be linked (the directory was replaced by one on
+        // another file system since the checks, or neither way of linking
+        // an unnamed file is allowed here), the file is written anew.
+        if let Ok((tmp, ())) = with_temp_name(|name| link_unnamed(&file, dir, name)) {
+            return settle_and_rename(dir, &tmp, e, || Ok(()));
         }
     }
     let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
