@@ -15,11 +15,14 @@ use crate::rpc::CriuOpts;
 /// the bound keeps a huge debug log from costing time or memory.
 const TAIL_BYTES: u64 = 256 * 1024;
 
-/// How many error lines the summary keeps (the last ones).
+/// How many error lines the summary keeps: the first one (usually the
+/// cause) and the last ones (what criu made of it).
 const MAX_LINES: usize = 3;
 
-/// Complaints criu logs as errors but recovers from; they are never the cause.
-const NOISE: &[&str] = &["Can't setup RLIMIT_NOFILE"];
+/// Error lines that are never the cause: complaints criu recovers from, and
+/// the parent's note that a restored child exited (which, logged in
+/// whatever order the processes ran, would push the cause out).
+const NOISE: &[&str] = &["Can't setup RLIMIT_NOFILE", " exited, status=", " killed by signal "];
 
 /// Where criu wrote its log for a request with these options: the log file
 /// name inside the work directory (the images directory unless one is set),
@@ -58,10 +61,9 @@ pub fn summarize(log: &str) -> Option<String> {
         .map(|rest| rest.split_once("): ").map_or(rest, |(_, message)| message).trim())
         .filter(|message| !message.is_empty() && !NOISE.iter().any(|n| message.contains(n)))
         .collect();
-    if errors.is_empty() {
-        return None;
-    }
-    Some(errors[errors.len().saturating_sub(MAX_LINES)..].join("; "))
+    let (first, rest) = errors.split_first()?;
+    let last = &rest[rest.len().saturating_sub(MAX_LINES - 1)..];
+    Some(std::iter::once(first).chain(last).copied().collect::<Vec<_>>().join("; "))
 }
 
 /// Report something the library did on its own (like putting tmp files
@@ -88,6 +90,19 @@ mod tests {
         assert!(summary.starts_with("Can't dump ghost file /tmp/x of 2097152 size, increase limit"), "{summary}");
         assert!(summary.ends_with("Dumping FAILED."), "{summary}");
         assert!(!summary.contains("RLIMIT"), "{summary}");
+    }
+
+    #[test]
+    fn the_first_error_survives_a_child_exit_logged_late() {
+        let log = "(00.03) 9246: Error (criu/files-reg.c:2353): Can't open file tmp/needed.txt on restore: No such file\n\
+                   (00.03) 9246: Error (criu/files-reg.c:2267): Can't open file tmp/needed.txt: No such file\n\
+                   (00.03) 9246: Error (criu/files.c:1221): Unable to open fd=3 id=0x16\n\
+                   (00.03) Error (criu/cr-restore.c:1480): 9246 exited, status=1\n\
+                   (00.03) Error (criu/cr-restore.c:2320): Restoring FAILED.\n";
+        assert_eq!(
+            summarize(log).unwrap(),
+            "Can't open file tmp/needed.txt on restore: No such file; Unable to open fd=3 id=0x16; Restoring FAILED."
+        );
     }
 
     #[test]
