@@ -5,7 +5,7 @@
 
 Builds both libraries, builds bench/driver.c against each (and once without
 libcriu, for the floor and footprint probes), runs every measurement in
-rounds that alternate ours and upstream (A B A B ...), and writes
+rounds that alternate ours and upstream (A B, B A, ...), and writes
 bench/results/latest.json, latest.md and ratios.svg.
 
 Standard library only. Paths are derived from the repository and the
@@ -213,7 +213,13 @@ def interleave(b, runs, rounds, budget):
         if done >= MIN_ROUNDS and time.monotonic() - start > budget:
             log(f"  over its {budget} s budget: stopping after {done} rounds")
             break
-        for name, (drv, args) in runs.items():
+        # Odd rounds run the sides in reverse (A B, B A, A B, ...), so whatever
+        # the first run of a round pays or saves (caches, the balloon just
+        # freed) falls on each side equally often.
+        order = list(runs.items())
+        if done % 2:
+            order.reverse()
+        for name, (drv, args) in order:
             try:
                 recs = run_driver(drv, args, b["libs"].get(name))
             except DriverFailed as e:
@@ -714,7 +720,8 @@ def meta(env, b, quick, seconds):
             "both on disk and on a private tmpfs.",
             "Other load on the 2 CPUs: drivers (and the criu they start) run at nice -10; "
         "the load average at the end of the run is recorded.",
-        "Drift: every measurement runs in rounds of ours then upstream (A B A B ...) with "
+        "Drift and order: every measurement runs in rounds of ours and upstream, the order "
+            "reversed every other round (A B, B A, ...), with "
             "identical set-up; ratios are taken per round and reported as median (min–max).",
             "Two libcriu on the machine: both libraries are copied into bench/build/<side>/lib "
             "and each driver is linked with a DT_RPATH to its copy (which beats "
