@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write the seed corpora of the fuzz targets (fuzz/corpus/<target>/).
 
-usage: fuzz/seeds.py <criu-binary>
+usage: fuzz/seeds.py <criu-binary> [target ...]
 
 Run as root from anywhere; needs protoc and Python's protobuf module
 (Debian: python3-protobuf). The images seeds come from real dumps: criu
@@ -176,11 +176,14 @@ def images_seeds(criu):
 
 
 def archive(entries):
-    """A tmp-file archive (format in src/tmpfile/mod.rs); checksums left 0,
-    since the target reads the structure only."""
+    """A tmp-file archive (format in src/tmpfile/mod.rs); checksums left 0:
+    the tmpfile target reads the structure only, the putback target seals
+    each entry itself. An entry is (kind, root flag, path, data) or that
+    plus (mode, uid)."""
     body = b""
-    for kind, root, path, data in entries:
-        header = struct.pack("<BBHIIIqIIQ", kind, root, len(path), 0o644 if kind != 2 else 0o755, 0, 0,
+    for kind, root, path, data, *extra in entries:
+        mode, uid = extra if extra else (0o644 if kind != 2 else 0o755, 0)
+        header = struct.pack("<BBHIIIqIIQ", kind, root, len(path), mode, uid, 0,
                              1700000000, 0, 0, len(data))
         body += header + path + data + b"\0" * 16
     return struct.pack("<8sIIQQ", b"LCRIUTMP", 1, 0, len(entries), 32 + len(body)) + body
@@ -201,18 +204,51 @@ def tmpfile_seeds():
     write("tmpfile", "not-an-archive", b"GARBAGE!" + b"\0" * 40)
 
 
+def putback_seeds():
+    """Archives below the putback target's root (PUTBACK_BASE in
+    fuzz/targets.rs), some trying to write outside it through symlinks."""
+    r = b"/tmp/libcriu-fuzz-putback/root"
+    out = b"/tmp/libcriu-fuzz-putback/outside"
+    write("putback", "one-file", archive([(1, 1, r + b"/a", b"hello")]))
+    write("putback", "tree", archive([(2, 1, r + b"/d", b""), (1, 0, r + b"/d/f", b"x" * 40),
+                                      (3, 0, r + b"/d/link", b"f"), (2, 0, r + b"/d/sub", b""),
+                                      (1, 0, r + b"/d/sub/g", b"")]))
+    write("putback", "modes", archive([(1, 1, r + b"/setuid", b"#!/bin/sh\n", 0o4755, 1000),
+                                       (2, 1, r + b"/private", b"", 0o700, 65534),
+                                       (1, 1, r + b"/empty", b"", 0, 0)]))
+    write("putback", "deep-root", archive([(1, 1, r + b"/x/y/z/file", b"parents are created")]))
+    write("putback", "through-symlink", archive([(3, 1, r + b"/out", out), (1, 1, r + b"/out/x", b"escape")]))
+    write("putback", "symlink-then-dir", archive([(3, 1, r + b"/p", out), (2, 1, r + b"/p", b""),
+                                                  (1, 0, r + b"/p/f", b"escape")]))
+    write("putback", "child-of-symlink", archive([(2, 1, r + b"/d", b""), (3, 0, r + b"/d/s", out),
+                                                  (1, 0, r + b"/d/s/x", b"escape")]))
+    write("putback", "replace-dir-by-file", archive([(2, 1, r + b"/d", b""), (1, 0, r + b"/d/f", b"1"),
+                                                     (1, 1, r + b"/d", b"file now")]))
+
+
 def main():
-    if len(sys.argv) != 2:
+    # Optional target names after the criu binary: write only those corpora.
+    if len(sys.argv) < 2:
         sys.exit(__doc__)
-    with tempfile.TemporaryDirectory() as tmp:
-        a = answers(rpc_module(tmp))
-    for name, data in a.items():
-        write("response", name, data)
-    write("response", "truncated", a["version"][:-2])
-    exchange_seeds(a)
-    ids_seeds()
-    images_seeds(sys.argv[1])
-    tmpfile_seeds()
+    only = set(sys.argv[2:])
+    wanted = lambda target: not only or target in only
+    if wanted("response") or wanted("exchange"):
+        with tempfile.TemporaryDirectory() as tmp:
+            a = answers(rpc_module(tmp))
+    if wanted("response"):
+        for name, data in a.items():
+            write("response", name, data)
+        write("response", "truncated", a["version"][:-2])
+    if wanted("exchange"):
+        exchange_seeds(a)
+    if wanted("ids"):
+        ids_seeds()
+    if wanted("images"):
+        images_seeds(sys.argv[1])
+    if wanted("tmpfile"):
+        tmpfile_seeds()
+    if wanted("putback"):
+        putback_seeds()
 
 
 main()

@@ -16,13 +16,17 @@ use criu::rpc::CriuResp;
 use criu::{ops, Options};
 use prost::Message;
 
+/// A target's body: one input, a panic when a property fails.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its corpus directory (fuzz/corpus/<name>).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("response", response),
     ("exchange", exchange),
     ("ids", ids),
     ("images", images),
     ("tmpfile", tmpfile),
+    ("putback", putback),
 ];
 
 /// Decoding criu's answers: whatever decodes re-encodes to the same message.
@@ -133,6 +137,91 @@ pub fn tmpfile(data: &[u8]) {
     std::fs::write(dir.path.join(criu::tmpfile::ARCHIVE_NAME), data).expect("write the archive");
     let fd = std::fs::File::open(&dir.path).expect("open the scratch directory");
     let _ = criu::tmpfile::list(fd.as_fd());
+}
+
+/// Where the `putback` target lets an archive write: archives name paths
+/// below it (absolute paths, so the same for every process; a lock file
+/// beside it serializes processes that fuzz or replay at once).
+pub const PUTBACK_BASE: &str = "/tmp/libcriu-fuzz-putback";
+
+/// Putting an untrusted archive back (criu::tmpfile::restore), past the
+/// checksums: the target first re-seals every entry it can frame with the
+/// checksum of its bytes, so mutations reach the structure checks and the
+/// writing, not only checksum failures. Like the library's restore, it puts
+/// back only archives whose every entry lies below PUTBACK_BASE/root.
+/// Properties: restore returns; no descriptor leaks; nothing appears in
+/// PUTBACK_BASE/outside (seeds plant symlinks to it); on success each entry
+/// reported is on disk with its type, and regular files with their size.
+pub fn putback(data: &[u8]) {
+    use std::os::unix::fs::MetadataExt;
+    let base = Path::new(PUTBACK_BASE);
+    let (root, outside) = (base.join("root"), base.join("outside"));
+    std::fs::create_dir_all(base).expect("create the put-back base");
+    let lock = std::fs::File::create(base.with_extension("lock")).expect("create the lock file");
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0, "lock {PUTBACK_BASE}");
+    for dir in [&root, &outside] {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).expect("create the put-back directories");
+    }
+    let images = Scratch::new("putback");
+    let mut archive = data.to_vec();
+    reseal(&mut archive);
+    std::fs::write(images.path.join(criu::tmpfile::ARCHIVE_NAME), &archive).expect("write the archive");
+    let images_fd = std::fs::File::open(&images.path).expect("open the scratch directory");
+
+    let before = fd_count();
+    let confined = criu::tmpfile::list(images_fd.as_fd())
+        .is_ok_and(|entries| entries.iter().all(|e| e.path.starts_with(&root)));
+    if confined {
+        if let Ok(put_back) = criu::tmpfile::restore(images_fd.as_fd(), 1 << 20) {
+            for e in put_back {
+                let meta = std::fs::symlink_metadata(&e.path).unwrap_or_else(|err| panic!("{e}: {err}"));
+                let kind = meta.file_type();
+                match e.kind {
+                    criu::tmpfile::EntryKind::File => {
+                        assert!(kind.is_file(), "{e}: not a regular file");
+                        assert_eq!(meta.size(), e.size, "{e}: size");
+                    }
+                    criu::tmpfile::EntryKind::Dir => assert!(kind.is_dir(), "{e}: not a directory"),
+                    criu::tmpfile::EntryKind::Symlink => assert!(kind.is_symlink(), "{e}: not a symlink"),
+                }
+            }
+        }
+    }
+    assert_eq!(fd_count(), before, "restore leaked a descriptor");
+    let escaped: Vec<_> = std::fs::read_dir(&outside).expect("read the outside directory").collect();
+    assert!(escaped.is_empty(), "an archive wrote outside its root: {escaped:?}");
+    for dir in [&root, &outside] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Give every entry of a tmp-file archive that can be framed (header, path,
+/// data, 16-byte checksum; format in src/tmpfile/mod.rs) the XXH3-128
+/// checksum of its header, path and data, and the header the archive's
+/// length.
+fn reseal(archive: &mut [u8]) {
+    const HEADER: usize = 32;
+    const ENTRY_HEADER: usize = 40;
+    if archive.len() < HEADER {
+        return;
+    }
+    let len = archive.len() as u64;
+    archive[24..32].copy_from_slice(&len.to_le_bytes());
+    let mut at = HEADER;
+    while at + ENTRY_HEADER <= archive.len() {
+        let path_len = u16::from_le_bytes([archive[at + 2], archive[at + 3]]) as usize;
+        let data_len = u64::from_le_bytes(archive[at + 32..at + 40].try_into().unwrap());
+        let Some(end) = usize::try_from(data_len).ok().and_then(|d| (at + ENTRY_HEADER + path_len).checked_add(d)) else {
+            return;
+        };
+        if end.checked_add(16).map_or(true, |e| e > archive.len()) {
+            return;
+        }
+        let sum = xxhash_rust::xxh3::xxh3_128(&archive[at..end]);
+        archive[end..end + 16].copy_from_slice(&sum.to_le_bytes());
+        at = end + 16;
+    }
 }
 
 fn split<'a>(data: &'a [u8], separator: &'a [u8]) -> impl Iterator<Item = &'a [u8]> {
