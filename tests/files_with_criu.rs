@@ -107,11 +107,19 @@ fn an_external_file_is_replaced_by_the_callers_fd() {
     wait_until("the first line", || lines(&old_log) >= 1);
     let fd = fd_of(pid, &old_log);
     let key = criu::ids::external_id(pid as i32, fd).expect("the fd has an external id");
-    assert!(key.starts_with("file[") && key.ends_with(']'), "{key}");
+    // criu's form: mount id (from fdinfo) and inode, both in hex.
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap();
+    let mnt_id: u64 = info.lines().find_map(|l| l.strip_prefix("mnt_id:")).unwrap().trim().parse().unwrap();
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&old_log).unwrap());
+    assert_eq!(key, format!("file[{mnt_id:x}:{ino:x}]"));
 
     let images = File::open(&dir).unwrap();
     let mut dump = options();
     dump.set_images_dir_fd(images.as_raw_fd()).set_pid(pid as i32).set_log_file("dump.log");
+    for typo in ["file[zz:1]", "file[2a:1f3c", "fil[2a:1f3c]", "file[2a:1f3c]x"] {
+        let err = dump.add_external(typo).expect_err("a malformed external id is refused at the call");
+        assert!(matches!(err, Error::InvalidArgument(_)) && err.to_string().contains(typo), "{typo}: {err}");
+    }
     dump.add_external(&key).expect("a valid external id");
     ops::dump(&mut dump).expect("dump with the file external succeeds");
     reap(pid);
@@ -121,6 +129,10 @@ fn an_external_file_is_replaced_by_the_callers_fd() {
     let replacement = OpenOptions::new().create(true).append(true).open(&new_log).unwrap();
     let mut restore = options();
     restore.set_images_dir_fd(images.as_raw_fd()).set_log_file("restore.log");
+    // criu matches pipes as pipe:[INODE]: the form in its help text would
+    // match nothing and the restore would go on without the fd.
+    let err = restore.add_inherit_fd(replacement.as_raw_fd(), "pipe[12]").expect_err("a key criu never matches");
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
     restore.add_inherit_fd(replacement.as_raw_fd(), &key).expect("a valid inherit key");
     let restored = ops::restore(&mut restore).expect("restore with the inherited fd succeeds");
     wait_until("writes into the caller's file", || lines(&new_log) >= 3);

@@ -6,7 +6,7 @@ mod common;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 use criu::{ops, Error, Options};
@@ -40,6 +40,28 @@ fn dump_reader(dir: &Path, file: &Path, tmp: &[&Path]) -> Dumped {
     ops::dump(&mut o).expect("dump succeeds");
     reap(pid);
     Dumped { images, pid }
+}
+
+/// A reader of `needed.txt` in a new scratch directory `name`, dumped with
+/// that file as a tmp file; then the file is deleted. Returns the
+/// directory, the file's path and the dump.
+fn dump_then_delete(name: &str) -> (PathBuf, PathBuf, Dumped) {
+    become_subreaper();
+    let dir = scratch(name);
+    let data = dir.join("needed.txt");
+    std::fs::write(&data, "needed contents").unwrap();
+    let dumped = dump_reader(&dir, &data, &[&data]);
+    std::fs::remove_file(&data).unwrap();
+    (dir, data, dumped)
+}
+
+/// Restore with `o` must fail before criu runs, with a message containing
+/// `why`, and without writing `data`.
+fn assert_refused(o: &mut Options, why: &str, data: &Path) {
+    let err = ops::restore(o).expect_err(why);
+    assert!(matches!(err, Error::InvalidArgument(_)), "refused before criu runs: {err:?}");
+    assert!(err.to_string().contains(why), "the message says why ({why}): {err}");
+    assert!(!data.exists(), "nothing was written");
 }
 
 fn restore_options(images: &File, tmp: &[&Path]) -> Options {
@@ -111,22 +133,14 @@ fn a_directory_tree_comes_back() {
 
 #[test]
 fn a_tampered_archive_is_refused_and_nothing_is_written() {
-    become_subreaper();
-    let dir = scratch("tmpfile-tamper");
-    let data = dir.join("needed.txt");
-    std::fs::write(&data, "needed contents").unwrap();
-    let dumped = dump_reader(&dir, &data, &[&data]);
-    std::fs::remove_file(&data).unwrap();
+    let (dir, data, dumped) = dump_then_delete("tmpfile-tamper");
     let archive = dir.join("images").join(criu::tmpfile::ARCHIVE_NAME);
     let mut bytes = std::fs::read(&archive).unwrap();
     let at = bytes.windows(8).position(|w| w == b"contents").expect("the data is in the archive");
     bytes[at] ^= 0x20;
     std::fs::write(&archive, bytes).unwrap();
 
-    let mut o = restore_options(&dumped.images, &[&data]);
-    let err = ops::restore(&mut o).expect_err("a tampered archive is refused");
-    assert!(err.to_string().contains("checksum"), "the message says why: {err}");
-    assert!(!data.exists(), "nothing was written");
+    assert_refused(&mut restore_options(&dumped.images, &[&data]), "checksum", &data);
 }
 
 #[test]
@@ -139,10 +153,8 @@ fn entries_the_restore_did_not_ask_for_are_refused() {
     std::fs::write(&other, "other").unwrap();
     let dumped = dump_reader(&dir, &data, &[&data]);
     std::fs::remove_file(&data).unwrap();
-    let mut o = restore_options(&dumped.images, &[&other]);
-    let err = ops::restore(&mut o).expect_err("the archive holds a path this restore did not add");
-    assert!(err.to_string().contains("needed.txt"), "{err}");
-    assert!(!data.exists(), "nothing was written");
+    // The archive holds a path this restore did not add.
+    assert_refused(&mut restore_options(&dumped.images, &[&other]), "needed.txt", &data);
 }
 
 #[test]
@@ -159,6 +171,37 @@ fn the_size_limit_stops_the_dump_before_criu_runs() {
     assert!(matches!(err, Error::InvalidArgument(_)), "not criu's failure: {err:?}");
     assert!(err.to_string().contains("limit"), "{err}");
     assert!(!dir.join(criu::tmpfile::ARCHIVE_NAME).exists());
+}
+
+#[test]
+fn the_size_limit_also_bounds_what_a_restore_reads() {
+    let (_dir, data, dumped) = dump_then_delete("tmpfile-restore-limit");
+    // An images directory from elsewhere may hold an archive of any size: a
+    // restore reads no more than its own limit allows.
+    let mut o = restore_options(&dumped.images, &[&data]);
+    o.set_tmp_file_limit(16);
+    assert_refused(&mut o, "limit", &data);
+}
+
+#[test]
+fn a_symlink_planted_after_the_dump_does_not_redirect_the_put_back() {
+    become_subreaper();
+    let dir = scratch("tmpfile-planted");
+    let (sub, elsewhere) = (dir.join("sub"), dir.join("elsewhere"));
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let data = sub.join("needed.txt");
+    std::fs::write(&data, "needed contents").unwrap();
+    let dumped = dump_reader(&dir, &data, &[&data]);
+    let mut o = restore_options(&dumped.images, &[&data]);
+    // After the restore's caller added the path, someone replaces the file's
+    // directory with a link to another one.
+    std::fs::remove_dir_all(&sub).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &sub).unwrap();
+
+    assert_refused(&mut o, "refusing to follow", &data);
+    let written: Vec<_> = std::fs::read_dir(&elsewhere).unwrap().collect();
+    assert!(written.is_empty(), "a file landed behind the link: {written:?}");
 }
 
 #[test]
