@@ -19,21 +19,23 @@ fn main() {
     let protoc = protoc_bin_vendored::protoc_bin_path().expect("vendored protoc is available");
     env::set_var("PROTOC", protoc);
     println!("cargo:rerun-if-changed=proto/images");
-    let protos = [
-        "proto/rpc.proto",
-        // The few image messages criu::images reads.
-        "proto/images/core.proto",
-        "proto/images/fdinfo.proto",
-        "proto/images/inventory.proto",
-        "proto/images/pipe.proto",
-        "proto/images/pstree.proto",
-        "proto/images/regfile.proto",
-        "proto/images/sk-unix.proto",
-        "proto/images/tty.proto",
-    ];
+    // Every image schema of CRIU (proto/images, see scripts/import-image-protos),
+    // plus a descriptor set of them: criu::images decodes any image from it,
+    // table-driven, with each field's (criu) options.
     prost_build::Config::new()
-        .compile_protos(&protos, &["proto"])
+        .compile_protos(&["proto/rpc.proto"], &["proto"])
         .expect("the protobuf schemas compile");
+    let mut images: Vec<PathBuf> = std::fs::read_dir("proto/images")
+        .expect("proto/images is readable")
+        .map(|e| e.expect("proto/images lists").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "proto"))
+        .collect();
+    images.sort();
+    let include = protoc_bin_vendored::include_path().expect("vendored protoc ships its includes");
+    prost_build::Config::new()
+        .file_descriptor_set_path(out.join("criu_images.fds"))
+        .compile_protos(&images, &[PathBuf::from("proto/images"), include])
+        .expect("the image schemas compile");
 
     let status = Command::new("protoc-c")
         .arg("--proto_path=proto")

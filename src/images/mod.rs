@@ -13,8 +13,14 @@
 //! and damage is reported as [`crate::Error::InvalidArgument`] naming the image and
 //! the offset.
 
+pub mod codec;
+pub mod dict;
 mod image;
 mod pb;
+pub mod pyjson;
+pub mod schema;
+
+pub use codec::{decode, encode, info, ImageError};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

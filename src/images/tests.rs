@@ -38,7 +38,7 @@ fn write<M: Message>(dir: &Path, name: &str, layout: Layout, magic: u32, entries
 
 fn inventory(dir: &Path, layout: Layout) {
     let version = if layout == Layout::V1 { 1 } else { 2 };
-    let head = InventoryEntry { img_version: version, fdinfo_per_id: Some(true) };
+    let head = InventoryEntry { img_version: version, fdinfo_per_id: Some(true), ..Default::default() };
     write(dir, "inventory.img", layout, image::INVENTORY_MAGIC, &[head]);
 }
 
@@ -61,7 +61,7 @@ fn reg(id: u32, name: &str, ext: bool) -> FileEntry {
 }
 
 fn pipe(id: u32, pipe_id: u32, flags: i32) -> FileEntry {
-    let pipe = PipeEntry { id, pipe_id, flags: flags as u32 };
+    let pipe = PipeEntry { id, pipe_id, flags: flags as u32, ..Default::default() };
     FileEntry { r#type: FdTypes::Pipe as i32, id, pipe: Some(pipe), ..Default::default() }
 }
 
@@ -71,7 +71,7 @@ fn unix(id: u32, ino: u32, peer: u32, uflags: u32, name: &[u8]) -> FileEntry {
 }
 
 fn tty(id: u32, info: u32) -> FileEntry {
-    let tty = TtyFileEntry { id, tty_info_id: info, flags: 2 };
+    let tty = TtyFileEntry { id, tty_info_id: info, flags: 2, ..Default::default() };
     FileEntry { r#type: FdTypes::Tty as i32, id, tty: Some(tty), ..Default::default() }
 }
 
@@ -166,7 +166,7 @@ fn old_layout_and_per_kind_images() {
     inventory(&dir, v);
     pstree(&dir, v, &[5]);
     task(&dir, v, 5, 1, &[(4, 9, FdTypes::Pipe), (6, 3, FdTypes::Reg)]);
-    write(&dir, "pipes.img", v, image::PIPES_MAGIC, &[PipeEntry { id: 9, pipe_id: 77, flags: 1 }]);
+    write(&dir, "pipes.img", v, image::PIPES_MAGIC, &[PipeEntry { id: 9, pipe_id: 77, flags: 1, ..Default::default() }]);
     let reg = RegFileEntry { id: 3, name: "file[1:2]".into(), ext: Some(true), ..Default::default() };
     write(&dir, "reg-files.img", v, image::REG_FILES_MAGIC, &[reg]);
     let keys: Vec<_> = external_resources(&dir).unwrap().into_iter().map(|r| r.key).collect();
@@ -262,7 +262,7 @@ fn refuses_what_is_not_an_images_directory() {
     assert!(external_resources(&dir).is_err());
 
     std::fs::remove_file(dir.join("inventory.img")).unwrap();
-    let old = InventoryEntry { img_version: 2, fdinfo_per_id: None };
+    let old = InventoryEntry { img_version: 2, fdinfo_per_id: None, ..Default::default() };
     write(&dir, "inventory.img", Layout::V1_1, image::INVENTORY_MAGIC, &[old]);
     let msg = external_resources(&dir).unwrap_err().to_string();
     assert!(msg.contains("too old"), "{msg}");
