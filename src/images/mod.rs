@@ -15,6 +15,7 @@
 
 pub mod codec;
 pub mod dict;
+pub mod explore;
 mod image;
 mod pb;
 pub mod pyjson;
