@@ -161,6 +161,16 @@ typedef struct criu_opts criu_opts;
 #define MAX_IMAGE (256 << 20)
 
 /**
+ * The magic that starts images other than inventory.img.
+ */
+#define IMG_COMMON 1414939417
+
+/**
+ * The magic that starts the service images (stats, irmap-cache).
+ */
+#define IMG_SERVICE 1427134784
+
+/**
  * The default upper bound, in bytes, of the whole archive (headers, paths
  * and data). Tmp files are meant for small state (sockets' directories,
  * lock and config files), and the copy holds the tree frozen: 64 MiB adds
@@ -300,6 +310,74 @@ struct criu_feature_check {
   bool mem_track;
   bool lazy_pages;
   bool pidfd_store;
+};
+
+/**
+ * The statistics of an images directory (`criu_get_image_stats()`): what
+ * criu wrote to `stats-dump` and `stats-restore`. Times are in
+ * microseconds, counts in pages (of the system page size).
+ */
+struct criu_image_stats {
+  /**
+   * 1 when `stats-dump` was read (the `dump_*` fields are set), else 0.
+   */
+  int has_dump;
+  /**
+   * How long freezing the tree took.
+   */
+  uint32_t dump_freezing_time;
+  /**
+   * How long the tree stayed frozen.
+   */
+  uint32_t dump_frozen_time;
+  /**
+   * Time spent collecting memory, and writing it.
+   */
+  uint32_t dump_memdump_time;
+  uint32_t dump_memwrite_time;
+  /**
+   * Pages looked at, left to a parent (incremental) dump, written.
+   */
+  uint64_t dump_pages_scanned;
+  uint64_t dump_pages_skipped_parent;
+  uint64_t dump_pages_written;
+  /**
+   * Pages left for lazy restore.
+   */
+  uint64_t dump_pages_lazy;
+  /**
+   * Time resolving inotify watch paths (0 when not recorded).
+   */
+  uint32_t dump_irmap_resolve;
+  /**
+   * Page pipes and their buffers used (0 when not recorded).
+   */
+  uint64_t dump_page_pipes;
+  uint64_t dump_page_pipe_bufs;
+  /**
+   * Shared memory pages scanned, left to a parent, written (0 when not recorded).
+   */
+  uint64_t dump_shpages_scanned;
+  uint64_t dump_shpages_skipped_parent;
+  uint64_t dump_shpages_written;
+  /**
+   * 1 when `stats-restore` was read (the `restore_*` fields are set), else 0.
+   */
+  int has_restore;
+  /**
+   * Pages compared, and left shared copy-on-write.
+   */
+  uint64_t restore_pages_compared;
+  uint64_t restore_pages_skipped_cow;
+  /**
+   * How long forking the tree took, and the whole restore.
+   */
+  uint32_t restore_forking_time;
+  uint32_t restore_restore_time;
+  /**
+   * Pages restored (0 when not recorded).
+   */
+  uint64_t restore_pages_restored;
 };
 
 #ifdef __cplusplus
@@ -790,6 +868,15 @@ int criu_check_version(int minimum);
  * error value.
  */
 int criu_feature_check(struct criu_feature_check *features, size_t size);
+
+/**
+ * Fill `stats` with the statistics criu left in `images_dir` after a dump
+ * (`stats-dump`) and a restore (`stats-restore`); `has_dump` and
+ * `has_restore` say which were there. Returns 0, -ENOENT when there are
+ * neither, -EINVAL for a NULL argument or a damaged file (reason in
+ * `criu_get_last_error()`). The files are treated as untrusted input.
+ */
+int criu_get_image_stats(const char *images_dir, struct criu_image_stats *stats);
 
 /**
  * Create an options object with criu's defaults, reaching criu by starting

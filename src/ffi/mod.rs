@@ -17,6 +17,7 @@ use crate::options::Options;
 
 pub mod extras;
 pub mod global;
+pub mod images;
 pub(crate) mod guard;
 pub mod local;
 

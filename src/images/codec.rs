@@ -155,6 +155,16 @@ pub fn magic_name(data: &[u8]) -> R<&'static str> {
     head(data).map(|h| h.0)
 }
 
+/// The bytes of the first entry of an image of kind `name` (e.g. `"STATS"`).
+pub fn single_entry<'a>(data: &'a [u8], name: &str) -> R<&'a [u8]> {
+    let (found, _, mut cur) = head(data)?;
+    if found != name {
+        return Err(invalid(format!("a {found} image where {name} was expected")));
+    }
+    let len = cur.length()?.ok_or_else(|| invalid(format!("a {name} image without entries")))?;
+    Ok(cur.read(len))
+}
+
 /// pycriu's `images.loads(data, pretty, no_payload)`: the image as a dict.
 /// With `no_payload`, each extra payload is skipped and shown by its size
 /// (`"... <4KB>"`), as `crit show --nopl` does.

@@ -60,6 +60,17 @@ pub fn read_entries<M: Message + Default>(dir: &Path, name: &str, layout: Layout
     decode(BufReader::new(file.take(MAX_IMAGE + 1)), &path, layout, magic).map(Some)
 }
 
+/// The bytes of the image file `path` (bounded, regular files only), or
+/// `None` when there is no such file.
+pub fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>> {
+    let Some(file) = open_regular(path)? else { return Ok(None) };
+    let mut data = Vec::new();
+    file.take(MAX_IMAGE + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| invalid(path, None, &format!("read error: {e}")))?;
+    Ok(Some(data))
+}
+
 /// Decodes a whole image from `input`; `path` only names it in errors.
 pub fn decode<M: Message + Default>(input: impl Read, path: &Path, layout: Layout, magic: u32) -> Result<Vec<M>> {
     let mut image = Reader { input, offset: 0, path };

@@ -20,8 +20,10 @@ mod image;
 mod pb;
 pub mod pyjson;
 pub mod schema;
+pub mod stats;
 
 pub use codec::{decode, encode, info, ImageError};
+pub use stats::{image_stats, DumpStats, ImageStats, RestoreStats};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

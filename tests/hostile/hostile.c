@@ -42,6 +42,7 @@ static int not_in_upstream(void)
 #define criu_get_external_id(...) not_in_upstream()
 #define criu_get_inherit_key(...) not_in_upstream()
 #define criu_list_externals(...) not_in_upstream()
+#define criu_get_image_stats(...) not_in_upstream()
 #define criu_local_set_reply_timeout(...) not_in_upstream()
 #define criu_set_reply_timeout(...) not_in_upstream()
 #define criu_local_add_tmp_file(...) not_in_upstream()
@@ -482,7 +483,16 @@ static char *argv_ok[] = { "true", NULL };
 	C("criu_list_externals(garbage inventory.img)", -EINVAL, ANY, 0,                                    \
 	  return criu_list_externals("garbage-images", list_cb, NULL);)                                     \
 	C("criu_list_externals(inventory.img is a FIFO)", -EINVAL, ANY, 0,                                  \
-	  return criu_list_externals("fifo-images", list_cb, NULL);)
+	  return criu_list_externals("fifo-images", list_cb, NULL);)                                        \
+	C("criu_get_image_stats(NULL, st)", -EINVAL, ANY, 0, return criu_get_image_stats(NULL, (void *)buf);) \
+	C("criu_get_image_stats(dir, NULL)", -EINVAL, ANY, 0, return criu_get_image_stats(".", NULL);)    \
+	C("criu_get_image_stats(missing dir, st)", -ENOENT, ANY, 0,                                         \
+	  return criu_get_image_stats("/nonexistent", (void *)buf);)                                         \
+	C("criu_get_image_stats(1 MiB, st)", -EINVAL, ANY, 0, return criu_get_image_stats(big(), (void *)buf);) \
+	C("criu_get_image_stats(garbage stats-dump)", -EINVAL, ANY, 0,                                      \
+	  return criu_get_image_stats("garbage-images", (void *)buf);)                                       \
+	C("criu_get_image_stats(stats-dump is a FIFO)", -EINVAL, ANY, 0,                                    \
+	  return criu_get_image_stats("fifo-images", (void *)buf);)
 
 /* ---- running them ---- */
 
@@ -534,6 +544,11 @@ static void make_fixtures(void)
 	close(fd);
 	mkdir("fifo-images", 0755);
 	mkfifo("fifo-images/inventory.img", 0644);
+	fd = open("garbage-images/stats-dump", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0 && write(fd, "\x40\x59\x10\x55\x06\x33\x09\x57\x05\x00\x00\x00\x0a\xff", 14) != 14)
+		perror("write");
+	close(fd);
+	mkfifo("fifo-images/stats-dump", 0644);
 }
 
 int main(int argc, char **argv)
