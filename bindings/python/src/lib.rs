@@ -23,6 +23,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple};
 use pyo3::PyTraverseError;
 
+mod images;
+
 /// Options for one criu client: what to ask criu and how to reach it.
 ///
 /// Every setter of libcriu's C API (``criu_set_pid()``, ``criu_local_add_external()``,
@@ -822,5 +824,6 @@ fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_external_id, m)?)?;
     m.add_function(wrap_pyfunction!(get_inherit_key, m)?)?;
     m.add_function(wrap_pyfunction!(list_externals, m)?)?;
+    images::register(m)?;
     Ok(())
 }
