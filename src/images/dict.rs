@@ -124,8 +124,9 @@ fn py_hex(n: i128) -> String {
 /// `major:minor`, in the kernel's encoding or (`odev`) glibc's.
 fn dev_text(v: u64, odev: bool) -> String {
     if odev {
-        let major = ((v >> 8) & 0xfff) | ((v >> 32) & !0xfff);
-        let minor = (v & 0xff) | ((v >> 12) & !0xff);
+        // glibc's gnu_dev_major/gnu_dev_minor (32-bit results).
+        let major = ((v >> 8) & 0xfff) | ((v >> 32) & 0xffff_f000);
+        let minor = (v & 0xff) | ((v >> 12) & 0xffff_ff00);
         format!("{major}:{minor}")
     } else {
         format!("{}:{}", v >> 20, v & ((1 << 20) - 1))

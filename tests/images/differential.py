@@ -134,7 +134,7 @@ def main():
     files = 0
     for d in dumps:
         for name in sorted(os.listdir(d)):
-            if not name.endswith(".img"):
+            if not (name.endswith(".img") or name.startswith("stats-")):
                 continue
             files += 1
             path = os.path.join(d, name)
