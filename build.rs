@@ -11,6 +11,10 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
+#[path = "src/images/wire.rs"]
+#[allow(dead_code)]
+mod wire;
+
 fn main() {
     println!("cargo:rerun-if-changed=proto/rpc.proto");
     println!("cargo:rerun-if-changed=src/ffi/protobuf-c.map");
@@ -36,6 +40,18 @@ fn main() {
         .file_descriptor_set_path(out.join("criu_images.fds"))
         .compile_protos(&images, &[PathBuf::from("proto/images"), include])
         .expect("the image schemas compile");
+    // Comments and source positions are of no use at run time and make up
+    // most of the set: decoding them would cost every image tool's start.
+    // (Cut at the wire level: decoding into prost_types would drop the
+    // (criu) options, extensions it does not know.)
+    let fds_path = out.join("criu_images.fds");
+    let set = std::fs::read(&fds_path).expect("prost-build wrote the descriptor set");
+    let mut stripped = Vec::new();
+    for file in wire::fields(&set).expect("the descriptor set is well formed") {
+        let body = wire::without(file.body, 9).expect("a file descriptor is well formed");
+        wire::put_bytes(&mut stripped, file.number, &body);
+    }
+    std::fs::write(&fds_path, stripped).expect("the descriptor set is written");
 
     let status = Command::new("protoc-c")
         .arg("--proto_path=proto")

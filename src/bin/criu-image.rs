@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use criu::images::explore::{explore, Explore};
+use criu::images::codec::magic_name;
 use criu::images::{decode, encode, info, pyjson, ImageError};
 
 const USAGE: &str = "usage: criu-image [-h] [--version] {decode,encode,info,x,show} ...\n";
@@ -113,12 +114,31 @@ fn parse(args: &[String], with_value: &[(&str, &str)], flags: &[&str]) -> Result
 fn read_input(path: Option<&str>) -> Result<Vec<u8>, Failure> {
     let mut data = Vec::new();
     match path {
-        Some(p) => data = std::fs::read(p).map_err(|e| Failure::Io(format!("{p}: {e}")))?,
+        Some(p) => {
+            std::fs::File::open(p)
+                .and_then(|mut f| f.read_to_end(&mut data))
+                .map_err(|e| Failure::Io(format!("{p}: {e}")))?;
+        }
         None => {
             std::io::stdin().read_to_end(&mut data).map_err(|e| Failure::Io(format!("stdin: {e}")))?;
         }
     }
     Ok(data)
+}
+
+/// An image to decode: refused from its first words when they are no
+/// image magic (as crit does, so a raw pages file is not read whole).
+fn read_image(path: Option<&str>) -> Result<Vec<u8>, Failure> {
+    if let Some(p) = path {
+        let mut head = Vec::with_capacity(8);
+        std::fs::File::open(p)
+            .and_then(|f| f.take(8).read_to_end(&mut head))
+            .map_err(|e| Failure::Io(format!("{p}: {e}")))?;
+        if let Err(e @ (ImageError::UnknownMagic(_) | ImageError::NoHandler(_))) = magic_name(&head) {
+            return Err(e.into());
+        }
+    }
+    read_input(path)
 }
 
 fn write_output(path: Option<&str>, data: &[u8]) -> Result<(), Failure> {
@@ -158,7 +178,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     _ => return Err(Failure::Usage("show takes one image".into())),
                 }
             };
-            let image = decode(&read_input(input.as_deref())?, pretty, a.nopl)?;
+            let image = decode(&read_image(input.as_deref())?, pretty, a.nopl)?;
             let mut text = pyjson::to_string(&image, pretty.then_some(4));
             if output.is_none() {
                 text.push('\n');
@@ -177,7 +197,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let [path] = a.positional.as_slice() else {
                 return Err(Failure::Usage("info takes one image".into()));
             };
-            let text = pyjson::to_string(&info(&read_input(Some(path))?)?, Some(4));
+            let text = pyjson::to_string(&info(&read_image(Some(path))?)?, Some(4));
             write_output(None, format!("{text}\n").as_bytes())
         }
         "x" => {

@@ -21,6 +21,8 @@ mod pb;
 pub mod pyjson;
 pub mod schema;
 pub mod stats;
+#[allow(dead_code)] // build.rs uses the rest
+mod wire;
 
 pub use codec::{decode, encode, info, ImageError};
 pub use stats::{image_stats, DumpStats, ImageStats, RestoreStats};

@@ -4,23 +4,90 @@
 //! kinds: magic number, name, message type and what follows each entry.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use once_cell::sync::Lazy;
+
+use super::wire;
 use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor, Value};
 
 /// The package every schema of proto/images is in.
 const PACKAGE: &str = "criu_images";
 
-static POOL: Lazy<DescriptorPool> = Lazy::new(|| {
-    DescriptorPool::decode(include_bytes!(concat!(env!("OUT_DIR"), "/criu_images.fds")).as_ref())
-        .expect("the descriptor set written by build.rs decodes")
+const SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/criu_images.fds"));
+
+/// One schema file of the descriptor set, still encoded.
+struct SchemaFile {
+    name: String,
+    imports: Vec<String>,
+    messages: Vec<String>,
+    bytes: &'static [u8],
+}
+
+/// Every image schema, as prost-build wrote them for this crate.
+static FILES: Lazy<Vec<SchemaFile>> = Lazy::new(|| {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let files = wire::fields(SET).expect("the descriptor set written by build.rs is well formed");
+    files
+        .into_iter()
+        .map(|file| {
+            let mut f = SchemaFile { name: String::new(), imports: Vec::new(), messages: Vec::new(), bytes: file.body };
+            for part in wire::fields(file.body).expect("a file descriptor is well formed") {
+                match part.number {
+                    1 => f.name = text(part.body),
+                    3 => f.imports.push(text(part.body)),
+                    4 => {
+                        let names = wire::fields(part.body).expect("a message descriptor is well formed");
+                        f.messages.extend(names.iter().filter(|n| n.number == 1).map(|n| text(n.body)));
+                    }
+                    _ => {}
+                }
+            }
+            f
+        })
+        .collect()
 });
 
+/// Message descriptors handed out so far, by message name.
+static MESSAGES: Lazy<Mutex<HashMap<String, MessageDescriptor>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
 /// The descriptor of the image message `name` (as spelled in the schema,
-/// e.g. `pagemap_entry`).
+/// e.g. `pagemap_entry`). Each comes from a pool of only its schema file
+/// and what that imports: building one pool of all ~80 files costs more
+/// than decoding a typical image, and `crit show` is run per file.
 pub fn message(name: &str) -> MessageDescriptor {
-    POOL.get_message_by_name(&format!("{PACKAGE}.{name}"))
-        .unwrap_or_else(|| panic!("{name} is in proto/images"))
+    let mut known = MESSAGES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(found) = known.get(name) {
+        return found.clone();
+    }
+    let file = FILES
+        .iter()
+        .position(|f| f.messages.iter().any(|m| m == name))
+        .unwrap_or_else(|| panic!("{name} is in proto/images"));
+    let mut order = Vec::new();
+    add_with_imports(file, &mut order);
+    let mut pool = DescriptorPool::new();
+    for i in order {
+        pool.decode_file_descriptor_proto(FILES[i].bytes).expect("the image schemas are consistent");
+    }
+    let found = pool
+        .get_message_by_name(&format!("{PACKAGE}.{name}"))
+        .unwrap_or_else(|| panic!("{name} is in proto/images"));
+    known.insert(name.to_string(), found.clone());
+    found
+}
+
+/// File `i` after everything it imports, each once.
+fn add_with_imports(i: usize, order: &mut Vec<usize>) {
+    if order.contains(&i) {
+        return;
+    }
+    for dep in &FILES[i].imports {
+        if let Some(d) = FILES.iter().position(|f| &f.name == dep) {
+            add_with_imports(d, order);
+        }
+    }
+    order.push(i);
 }
 
 /// A field's `(criu)` options: how pycriu shows it in a "pretty" dict.
@@ -45,49 +112,49 @@ pub struct FieldOpts {
 static NO_OPTS: FieldOpts =
     FieldOpts { hex: false, ipadd: false, flags: None, dev: false, odev: false, dict: None, conv: None };
 
-/// Options of every field that has any, by the field's full name.
-static OPTS: Lazy<HashMap<String, FieldOpts>> = Lazy::new(|| {
-    let mut all = HashMap::new();
-    let Some(ext) = POOL.get_extension_by_name(&format!("{PACKAGE}.criu")) else {
-        return all;
-    };
-    for msg in POOL.all_messages() {
-        for field in msg.fields() {
-            let options = field.options();
-            if !options.has_extension(&ext) {
-                continue;
-            }
-            let Value::Message(criu) = options.get_extension(&ext).into_owned() else {
-                continue;
-            };
-            let flag = |name: &str| matches!(criu.get_field_by_name(name).as_deref(), Some(Value::Bool(true)));
-            let text = |name: &str| {
-                if !criu.has_field_by_name(name) {
-                    return None;
-                }
-                match criu.get_field_by_name(name).as_deref() {
-                    Some(Value::String(s)) => Some(s.clone()),
-                    _ => None,
-                }
-            };
-            let opts = FieldOpts {
-                hex: flag("hex"),
-                ipadd: flag("ipadd"),
-                flags: text("flags"),
-                dev: flag("dev"),
-                odev: flag("odev"),
-                dict: text("dict"),
-                conv: text("conv"),
-            };
-            all.insert(field.full_name().to_string(), opts);
-        }
+/// Options of the fields met so far, by full name: worked out on first use,
+/// since decoding every field's options up front would cost more than
+/// decoding a typical image.
+static OPTS: Lazy<Mutex<HashMap<String, &'static FieldOpts>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+fn read_opts(field: &FieldDescriptor) -> Option<FieldOpts> {
+    let ext = field.parent_pool().get_extension_by_name(&format!("{PACKAGE}.criu"))?;
+    let options = field.options();
+    if !options.has_extension(&ext) {
+        return None;
     }
-    all
-});
+    let Value::Message(criu) = options.get_extension(&ext).into_owned() else {
+        return None;
+    };
+    let flag = |name: &str| matches!(criu.get_field_by_name(name).as_deref(), Some(Value::Bool(true)));
+    let text = |name: &str| match criu.get_field_by_name(name).as_deref() {
+        Some(Value::String(s)) if criu.has_field_by_name(name) => Some(s.clone()),
+        _ => None,
+    };
+    Some(FieldOpts {
+        hex: flag("hex"),
+        ipadd: flag("ipadd"),
+        flags: text("flags"),
+        dev: flag("dev"),
+        odev: flag("odev"),
+        dict: text("dict"),
+        conv: text("conv"),
+    })
+}
 
 /// The `(criu)` options of `field` (all off when it has none).
 pub fn opts(field: &FieldDescriptor) -> &'static FieldOpts {
-    OPTS.get(field.full_name()).unwrap_or(&NO_OPTS)
+    let mut known = OPTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(found) = known.get(field.full_name()) {
+        return found;
+    }
+    // Leaked once per schema field at most: a bounded, fixed set.
+    let found: &'static FieldOpts = match read_opts(field) {
+        Some(o) => Box::leak(Box::new(o)),
+        None => &NO_OPTS,
+    };
+    known.insert(field.full_name().to_string(), found);
+    found
 }
 
 /// What follows an entry of an image, besides the next entry.
@@ -224,3 +291,4 @@ pub fn by_value(value: u32) -> Option<(&'static str, Layout)> {
 pub fn by_name(name: &str) -> Option<(u32, Layout)> {
     KINDS.iter().find(|k| k.0 == name).map(|k| (k.1, k.2))
 }
+
