@@ -5,7 +5,7 @@
 #   make test    every test: Rust tests, header freshness, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
 #                the examples, the C tests, hostile input/faults/threads,
-#                the Python module
+#                the Python module, every CRIU image against upstream crit
 #   make bench   ours beside upstream libcriu, interleaved, as ratios
 #                (bench/results/; never part of make test; needs root)
 #   make install PREFIX=/usr/local
@@ -24,7 +24,7 @@ LIB     := $(BUILD)/lib/libcriu.so.2
 HEADER  := include/criu.h
 RUST_SRC := $(shell find src proto -type f) Cargo.toml Cargo.lock build.rs
 
-.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-examples test-c test-python test-hostile fuzz \
+.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-examples test-c test-python test-hostile test-images fuzz \
         header install clean bench
 
 all: lib
@@ -60,7 +60,7 @@ header:
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-rust test-header test-diff test-upstream test-examples test-c test-hostile test-python
+test: test-rust test-header test-diff test-upstream test-examples test-c test-hostile test-python test-images
 
 test-rust: $(BUILD)/criu-env
 	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN $(CARGO) test --locked --lib --tests
@@ -87,6 +87,12 @@ test-hostile: lib $(BUILD)/criu-env
 	tests/faults/run $(BUILD)/criu-env
 	tests/threads/run $(BUILD)/criu-env
 
+# Every image file of real dumps decoded by criu-image and by upstream crit
+# (built from CRIU_SRC into a scratch directory), compared byte for byte;
+# byte-exact round trips.
+test-images: $(BUILD)/criu-env
+	tests/images/run $(BUILD)/criu-env
+
 # Each cargo-fuzz target for FUZZ_SECONDS (make test replays the corpora).
 FUZZ_SECONDS ?= 60
 fuzz:
@@ -111,6 +117,7 @@ install: lib $(BUILD)/criu.pc
 	install -D -m 0644 target/release/libcriu.a $(DESTDIR)$(LIBDIR)/libcriu.a
 	install -D -m 0644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/criu/criu.h
 	install -D -m 0644 $(BUILD)/criu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/criu.pc
+	install -D -m 0755 target/release/criu-image $(DESTDIR)$(PREFIX)/bin/criu-image
 
 clean:
 	rm -rf $(BUILD)

@@ -419,6 +419,34 @@ def tmpfile_throughput(quick):
     return rows
 
 
+GOAL_IMAGES = 1 / 20  # ours ÷ crit decode time, from the images issue
+
+
+def images_decode(env_file, quick):
+    """`crit show` of every file of a 1 GiB dump (64 MiB with --quick),
+    ours (criu-image) against upstream crit, interleaved: bench/images/run.py
+    measures it; here its rounds become a row."""
+    out = os.path.join(BUILD, "images.json")
+    if os.path.exists(out):
+        os.unlink(out)
+    mib, rounds = (64, 3) if quick else (1024, 10)
+    cmd = ["nice", "-n", "-10", sys.executable, os.path.join(BENCH, "images", "run.py"), env_file,
+           "--mib", str(mib), "--rounds", str(rounds), "--json", out]
+    log("image decode: bench/images/run.py " + " ".join(cmd[5:]))
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    rid, title = f"images-show-{mib}m", f"crit show of every image file, {mib} MiB dump"
+    if done.returncode != 0 or not os.path.exists(out):
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return [{"id": rid, "title": title, "group": "images", "status": f"failed: {why}"}]
+    with open(out) as f:
+        result = json.load(f)
+    times = {side: {"show": result[side]} for side in SIDES}
+    rets = {side: {"show": {0}} for side in SIDES}
+    row = row_from(rid, f"{title} ({result['files']} files, {result['bytes'] >> 20} MiB)", "images",
+                   times, rets, "show")
+    return [row]
+
+
 # ---------------------------------------------------------------- machine traps
 
 def kill_leftover_victims(b):
@@ -538,6 +566,15 @@ def goals(rows):
         worst = min(steps, key=lambda r: r["ours_over_cp"]["median"])
         out.append({"goal": name, "met": worst["ours_over_cp"]["median"] >= goal,
                     "detail": f"worst median {worst['ours_over_cp']['median']:.2f} ({worst['title']})"})
+    shows = [r for r in rows if r.get("group") == "images"]
+    name = f"crit show of a dump's images: ours/upstream <= {GOAL_IMAGES:.2f} (20x faster)"
+    if shows and "ratio" in shows[0]:
+        med = shows[0]["ratio"]["median"]
+        out.append({"goal": name, "met": med <= GOAL_IMAGES,
+                    "detail": f"median ratio {med:.3f} ({1 / med:.0f}x faster; {shows[0]['id']})"})
+    else:
+        out.append({"goal": name, "met": False,
+                    "detail": shows[0]["status"] if shows else "not measured"})
     st = by.get("stripped-size")
     if st:
         out.append({"goal": "stripped library <= 1 MiB",
@@ -759,6 +796,7 @@ def main():
         rows = per_call(b, env, quick)
         rows += dump_restore(b, env, quick)
         rows += tmpfile_throughput(quick)
+        rows += images_decode(os.path.abspath(args[0]), quick)
         rows += footprint(b, env, quick)
     finally:
         unmount_tmpfs()
