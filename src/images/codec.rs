@@ -11,7 +11,7 @@
 //! larger than what is left reads what is left, as pycriu does, and nothing
 //! is allocated beyond the input's size.
 
-use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage, Value as Pb};
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as Pb};
 use serde_json::{Map, Value};
 
 use super::dict::{base64_decode, base64_lines, from_dict, to_dict};
@@ -115,7 +115,13 @@ fn parse(desc: &MessageDescriptor, body: &[u8]) -> std::result::Result<DynamicMe
 
 fn check_required(msg: &DynamicMessage) -> std::result::Result<(), String> {
     for field in msg.descriptor().fields() {
-        if field.is_required() && !msg.has_field(&field) {
+        // An enum number the schema lacks is kept aside by protobuf, as if
+        // the field were absent.
+        let unknown_enum = match (field.kind(), msg.get_field(&field).as_ref()) {
+            (Kind::Enum(e), Pb::EnumNumber(n)) => e.get_value(*n).is_none(),
+            _ => false,
+        };
+        if field.is_required() && (!msg.has_field(&field) || unknown_enum) {
             return Err(format!("{} lacks its required field {}", msg.descriptor().name(), field.name()));
         }
     }
