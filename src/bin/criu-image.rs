@@ -13,8 +13,8 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use criu::images::explore::{explore, Explore};
 use criu::images::codec::magic_name;
+use criu::images::explore::{explore, Explore};
 use criu::images::{decode, encode, info, pyjson, ImageError};
 
 const USAGE: &str = "usage: criu-image [-h] [--version] {decode,encode,info,x,show} ...\n";
@@ -81,7 +81,9 @@ fn parse(args: &[String], with_value: &[(&str, &str)], flags: &[&str]) -> Result
         let mut matched = false;
         for &(short, long) in with_value {
             let value = if arg == short || arg == long {
-                let v = args.get(i).cloned().ok_or_else(|| Failure::Usage(format!("argument {short}/{long}: expected one argument")))?;
+                let v = args.get(i).cloned().ok_or_else(|| {
+                    Failure::Usage(format!("argument {short}/{long}: expected one argument"))
+                })?;
                 i += 1;
                 Some(v)
             } else if let Some(v) = arg.strip_prefix(&format!("{long}=")) {
@@ -120,7 +122,9 @@ fn read_input(path: Option<&str>) -> Result<Vec<u8>, Failure> {
                 .map_err(|e| Failure::Io(format!("{p}: {e}")))?;
         }
         None => {
-            std::io::stdin().read_to_end(&mut data).map_err(|e| Failure::Io(format!("stdin: {e}")))?;
+            std::io::stdin()
+                .read_to_end(&mut data)
+                .map_err(|e| Failure::Io(format!("stdin: {e}")))?;
         }
     }
     Ok(data)
@@ -134,7 +138,8 @@ fn read_image(path: Option<&str>) -> Result<Vec<u8>, Failure> {
         std::fs::File::open(p)
             .and_then(|f| f.take(8).read_to_end(&mut head))
             .map_err(|e| Failure::Io(format!("{p}: {e}")))?;
-        if let Err(e @ (ImageError::UnknownMagic(_) | ImageError::NoHandler(_))) = magic_name(&head) {
+        if let Err(e @ (ImageError::UnknownMagic(_) | ImageError::NoHandler(_))) = magic_name(&head)
+        {
             return Err(e.into());
         }
     }
@@ -146,7 +151,10 @@ fn write_output(path: Option<&str>, data: &[u8]) -> Result<(), Failure> {
         Some(p) => std::fs::write(p, data).map_err(|e| Failure::Io(format!("{p}: {e}"))),
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(data).and_then(|_| stdout.flush()).map_err(|e| Failure::Io(format!("stdout: {e}")))
+            stdout
+                .write_all(data)
+                .and_then(|_| stdout.flush())
+                .map_err(|e| Failure::Io(format!("stdout: {e}")))
         }
     }
 }
@@ -162,14 +170,25 @@ fn run(args: &[String]) -> Result<(), Failure> {
             Ok(())
         }
         "--version" => {
-            println!("{} (libcriu-rs {}; CRIU 4.2.1 images)", "criu-image", env!("CARGO_PKG_VERSION"));
+            println!(
+                "{} (libcriu-rs {}; CRIU 4.2.1 images)",
+                "criu-image",
+                env!("CARGO_PKG_VERSION")
+            );
             Ok(())
         }
         "decode" | "show" => {
-            let a = if cmd == "decode" { parse(rest, &io, &["--pretty"])? } else { parse(rest, &[], &["--nopl"])? };
+            let a = if cmd == "decode" {
+                parse(rest, &io, &["--pretty"])?
+            } else {
+                parse(rest, &[], &["--nopl"])?
+            };
             let (input, output, pretty) = if cmd == "decode" {
                 if !a.positional.is_empty() {
-                    return Err(Failure::Usage(format!("unrecognized arguments: {}", a.positional.join(" "))));
+                    return Err(Failure::Usage(format!(
+                        "unrecognized arguments: {}",
+                        a.positional.join(" ")
+                    )));
                 }
                 (a.input, a.output, a.pretty)
             } else {
@@ -188,8 +207,11 @@ fn run(args: &[String]) -> Result<(), Failure> {
         "encode" => {
             let a = parse(rest, &io, &[])?;
             let data = read_input(a.input.as_deref())?;
-            let json: serde_json::Value = serde_json::from_slice(&data)
-                .map_err(|e| Failure::Io(format!("Cannot read JSON ({e}). Encode expects JSON input.")))?;
+            let json: serde_json::Value = serde_json::from_slice(&data).map_err(|e| {
+                Failure::Io(format!(
+                    "Cannot read JSON ({e}). Encode expects JSON input."
+                ))
+            })?;
             write_output(a.output.as_deref(), &encode(&json)?)
         }
         "info" => {
@@ -203,13 +225,17 @@ fn run(args: &[String]) -> Result<(), Failure> {
         "x" => {
             let a = parse(rest, &[], &[])?;
             let [dir, what] = a.positional.as_slice() else {
-                return Err(Failure::Usage("x takes a directory and one of ps, fds, mems, rss".into()));
+                return Err(Failure::Usage(
+                    "x takes a directory and one of ps, fds, mems, rss".into(),
+                ));
             };
             let what = Explore::from_name(what).ok_or_else(|| {
                 Failure::Usage(format!("argument what: invalid choice: '{what}' (choose from 'ps', 'fds', 'mems', 'rss')"))
             })?;
             write_output(None, explore(Path::new(dir), what)?.as_bytes())
         }
-        other => Err(Failure::Usage(format!("argument command: invalid choice: '{other}'"))),
+        other => Err(Failure::Usage(format!(
+            "argument command: invalid choice: '{other}'"
+        ))),
     }
 }

@@ -33,7 +33,9 @@ impl std::fmt::Display for ImageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ImageError::UnknownMagic(m) => write!(f, "unknown magic {m:#x}"),
-            ImageError::NoHandler(name) => write!(f, "no handler found for image with magic {name}"),
+            ImageError::NoHandler(name) => {
+                write!(f, "no handler found for image with magic {name}")
+            }
             ImageError::Invalid(what) => f.write_str(what),
         }
     }
@@ -63,13 +65,17 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn read(&mut self, n: u64) -> &'a [u8] {
         let start = self.pos.min(self.data.len());
-        let end = start.saturating_add(usize::try_from(n).unwrap_or(usize::MAX)).min(self.data.len());
+        let end = start
+            .saturating_add(usize::try_from(n).unwrap_or(usize::MAX))
+            .min(self.data.len());
         self.pos = self.pos.max(end);
         &self.data[start..end]
     }
 
     fn skip(&mut self, n: u64) {
-        self.pos = self.pos.saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
+        self.pos = self
+            .pos
+            .saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
     }
 
     fn to_end(&mut self) {
@@ -83,9 +89,13 @@ impl<'a> Cursor<'a> {
             [] => Ok(None),
             &[a, b, c, d] => {
                 let len = i32::from_ne_bytes([a, b, c, d]);
-                u64::try_from(len).map(Some).map_err(|_| invalid(format!("offset {at}: negative entry length {len}")))
+                u64::try_from(len)
+                    .map(Some)
+                    .map_err(|_| invalid(format!("offset {at}: negative entry length {len}")))
             }
-            _ => Err(invalid(format!("offset {at}: the image ends inside an entry's length"))),
+            _ => Err(invalid(format!(
+                "offset {at}: the image ends inside an entry's length"
+            ))),
         }
     }
 
@@ -93,22 +103,29 @@ impl<'a> Cursor<'a> {
         let at = self.pos;
         match self.read(4) {
             &[a, b, c, d] => Ok(u32::from_ne_bytes([a, b, c, d])),
-            _ => Err(invalid(format!("offset {at}: the image ends inside {what}"))),
+            _ => Err(invalid(format!(
+                "offset {at}: the image ends inside {what}"
+            ))),
         }
     }
 
     /// One length-prefixed message, or `None` at the end.
     fn message(&mut self, desc: &MessageDescriptor) -> R<Option<DynamicMessage>> {
         let at = self.pos;
-        let Some(len) = self.length()? else { return Ok(None) };
+        let Some(len) = self.length()? else {
+            return Ok(None);
+        };
         let body = self.read(len);
-        parse(desc, body).map(Some).map_err(|e| invalid(format!("offset {at}: {e}")))
+        parse(desc, body)
+            .map(Some)
+            .map_err(|e| invalid(format!("offset {at}: {e}")))
     }
 }
 
 /// Decodes one message as protobuf does, refusing a missing required field.
 fn parse(desc: &MessageDescriptor, body: &[u8]) -> std::result::Result<DynamicMessage, String> {
-    let msg = DynamicMessage::decode(desc.clone(), body).map_err(|e| format!("undecodable {}: {e}", desc.name()))?;
+    let msg = DynamicMessage::decode(desc.clone(), body)
+        .map_err(|e| format!("undecodable {}: {e}", desc.name()))?;
     check_required(&msg)?;
     Ok(msg)
 }
@@ -122,7 +139,11 @@ fn check_required(msg: &DynamicMessage) -> std::result::Result<(), String> {
             _ => false,
         };
         if field.is_required() && (!msg.has_field(&field) || unknown_enum) {
-            return Err(format!("{} lacks its required field {}", msg.descriptor().name(), field.name()));
+            return Err(format!(
+                "{} lacks its required field {}",
+                msg.descriptor().name(),
+                field.name()
+            ));
         }
     }
     for (_, value) in msg.fields() {
@@ -165,9 +186,13 @@ pub fn magic_name(data: &[u8]) -> R<&'static str> {
 pub fn single_entry<'a>(data: &'a [u8], name: &str) -> R<&'a [u8]> {
     let (found, _, mut cur) = head(data)?;
     if found != name {
-        return Err(invalid(format!("a {found} image where {name} was expected")));
+        return Err(invalid(format!(
+            "a {found} image where {name} was expected"
+        )));
     }
-    let len = cur.length()?.ok_or_else(|| invalid(format!("a {name} image without entries")))?;
+    let len = cur
+        .length()?
+        .ok_or_else(|| invalid(format!("a {name} image without entries")))?;
     Ok(cur.read(len))
 }
 
@@ -177,7 +202,9 @@ pub fn single_entry<'a>(data: &'a [u8], name: &str) -> R<&'a [u8]> {
 pub fn decode(data: &[u8], pretty: bool, no_payload: bool) -> R<Value> {
     let (name, layout, mut cur) = head(data)?;
     let entries = match layout {
-        Layout::Entries(msg, extra) => entries(&mut cur, &schema::message(msg), extra, pretty, no_payload)?,
+        Layout::Entries(msg, extra) => {
+            entries(&mut cur, &schema::message(msg), extra, pretty, no_payload)?
+        }
         Layout::Pagemap => pagemap(&mut cur, pretty)?,
         Layout::GhostFile => ghost_file(&mut cur, pretty, no_payload)?,
         Layout::Unhandled => unreachable!("head() refuses it"),
@@ -192,13 +219,22 @@ fn dict(msg: &DynamicMessage, pretty: bool) -> R<Map<String, Value>> {
     to_dict(msg, pretty, false).map_err(invalid)
 }
 
-fn entries(cur: &mut Cursor, desc: &MessageDescriptor, extra: Extra, pretty: bool, no_payload: bool) -> R<Vec<Value>> {
+fn entries(
+    cur: &mut Cursor,
+    desc: &MessageDescriptor,
+    extra: Extra,
+    pretty: bool,
+    no_payload: bool,
+) -> R<Vec<Value>> {
     let mut out = Vec::new();
     while let Some(msg) = cur.message(desc)? {
         let mut entry = dict(&msg, pretty)?;
         if extra != Extra::None {
             let payload = if no_payload {
-                Value::String(format!("... <{}>", human_size(skip_extra(cur, &msg, extra)?)))
+                Value::String(format!(
+                    "... <{}>",
+                    human_size(skip_extra(cur, &msg, extra)?)
+                ))
             } else {
                 load_extra(cur, &msg, extra)?
             };
@@ -230,7 +266,9 @@ fn load_extra(cur: &mut Cursor, msg: &DynamicMessage, extra: Extra) -> R<Value> 
         Extra::None => Value::Null,
         Extra::PipeData => b64(cur.read(field_u64(msg, "bytes"))),
         Extra::SkQueue => b64(cur.read(field_u64(msg, "length"))),
-        Extra::BpfMap => b64(cur.read(field_u64(msg, "keys_bytes") + field_u64(msg, "values_bytes"))),
+        Extra::BpfMap => {
+            b64(cur.read(field_u64(msg, "keys_bytes") + field_u64(msg, "values_bytes")))
+        }
         Extra::TcpStream => {
             let inq = cur.read(field_u64(msg, "inq_len"));
             let outq = cur.read(field_u64(msg, "outq_len"));
@@ -252,7 +290,11 @@ fn load_extra(cur: &mut Cursor, msg: &DynamicMessage, extra: Extra) -> R<Value> 
                 return Err(invalid("a semaphore set ends inside a value"));
             }
             cur.skip(round_up(size, 8) - size);
-            Value::Array(data.chunks(2).map(|c| Value::from(u16::from_ne_bytes([c[0], c[1]]))).collect())
+            Value::Array(
+                data.chunks(2)
+                    .map(|c| Value::from(u16::from_ne_bytes([c[0], c[1]])))
+                    .collect(),
+            )
         }
         Extra::IpcMsg => {
             let desc = schema::message("ipc_msg");
@@ -328,7 +370,11 @@ fn human_size(n: u64) -> String {
     let mut num = n as f64;
     for unit in units {
         if num < 1024.0 {
-            return if num.fract() == 0.0 { format!("{num:.0}{unit}B") } else { format!("{num:.1}{unit}B") };
+            return if num.fract() == 0.0 {
+                format!("{num:.0}{unit}B")
+            } else {
+                format!("{num:.1}{unit}B")
+            };
         }
         num /= 1024.0;
     }
@@ -350,12 +396,18 @@ fn ghost_file(cur: &mut Cursor, pretty: bool, no_payload: bool) -> R<Vec<Value>>
         return Err(invalid("a ghost file image without its entry"));
     };
     let mut first = dict(&head, pretty)?;
-    let chunked = matches!(head.get_field_by_name("chunks").as_deref(), Some(Pb::Bool(true)));
+    let chunked = matches!(
+        head.get_field_by_name("chunks").as_deref(),
+        Some(Pb::Bool(true))
+    );
     if !chunked {
         if no_payload {
             cur.to_end();
         } else {
-            first.insert("extra".into(), Value::String(base64_lines(cur.read(u64::MAX))));
+            first.insert(
+                "extra".into(),
+                Value::String(base64_lines(cur.read(u64::MAX))),
+            );
         }
         return Ok(vec![Value::Object(first)]);
     }
@@ -415,7 +467,8 @@ pub fn encode(image: &Value) -> R<Vec<u8>> {
         Some(Value::String(s)) => s.as_str(),
         _ => return Err(invalid("the image has no \"magic\" name")),
     };
-    let (magic, layout) = schema::by_name(name).ok_or_else(|| invalid(format!("unknown magic name {name:?}")))?;
+    let (magic, layout) =
+        schema::by_name(name).ok_or_else(|| invalid(format!("unknown magic name {name:?}")))?;
     if layout == Layout::Unhandled {
         return Err(ImageError::NoHandler(name.to_string()));
     }
@@ -424,14 +477,21 @@ pub fn encode(image: &Value) -> R<Vec<u8>> {
     };
     let mut out = Vec::new();
     if name != "INVENTORY" {
-        let first = if name == "STATS" || name == "IRMAP_CACHE" { IMG_SERVICE } else { IMG_COMMON };
+        let first = if name == "STATS" || name == "IRMAP_CACHE" {
+            IMG_SERVICE
+        } else {
+            IMG_COMMON
+        };
         out.extend_from_slice(&first.to_ne_bytes());
     }
     out.extend_from_slice(&magic.to_ne_bytes());
     let objects = items
         .iter()
         .enumerate()
-        .map(|(i, e)| e.as_object().ok_or_else(|| invalid(format!("entry {i} is not a dict"))))
+        .map(|(i, e)| {
+            e.as_object()
+                .ok_or_else(|| invalid(format!("entry {i} is not a dict")))
+        })
         .collect::<R<Vec<_>>>()?;
     match layout {
         Layout::Entries(msg, extra) => {
@@ -439,7 +499,9 @@ pub fn encode(image: &Value) -> R<Vec<u8>> {
             for entry in objects {
                 let msg = put_message(&mut out, &desc, entry)?;
                 match entry.get("extra") {
-                    Some(payload) if extra != Extra::None && truthy(payload) => put_extra(&mut out, &msg, extra, payload)?,
+                    Some(payload) if extra != Extra::None && truthy(payload) => {
+                        put_extra(&mut out, &msg, extra, payload)?
+                    }
                     _ => {}
                 }
             }
@@ -456,7 +518,10 @@ pub fn encode(image: &Value) -> R<Vec<u8>> {
                 return Err(invalid("a ghost file image needs its entry"));
             };
             let head = put_message(&mut out, &schema::message("ghost_file_entry"), first)?;
-            if matches!(head.get_field_by_name("chunks").as_deref(), Some(Pb::Bool(true))) {
+            if matches!(
+                head.get_field_by_name("chunks").as_deref(),
+                Some(Pb::Bool(true))
+            ) {
                 let desc = schema::message("ghost_chunk_entry");
                 for chunk in rest {
                     put_message(&mut out, &desc, chunk)?;
@@ -490,7 +555,11 @@ fn extra_bytes(entry: &Map<String, Value>) -> R<Vec<u8>> {
     }
 }
 
-fn put_message(out: &mut Vec<u8>, desc: &MessageDescriptor, entry: &Map<String, Value>) -> R<DynamicMessage> {
+fn put_message(
+    out: &mut Vec<u8>,
+    desc: &MessageDescriptor,
+    entry: &Map<String, Value>,
+) -> R<DynamicMessage> {
     let msg = from_dict(desc, entry).map_err(invalid)?;
     let body = prost::Message::encode_to_vec(&msg);
     let len = i32::try_from(body.len()).map_err(|_| invalid("an entry of more than 2 GiB"))?;
@@ -502,14 +571,18 @@ fn put_message(out: &mut Vec<u8>, desc: &MessageDescriptor, entry: &Map<String, 
 fn put_extra(out: &mut Vec<u8>, msg: &DynamicMessage, extra: Extra, payload: &Value) -> R<()> {
     let text = |v: &Value| match v {
         Value::String(s) => base64_decode(s).map_err(invalid),
-        _ => Err(invalid("a payload given as something other than base64 text")),
+        _ => Err(invalid(
+            "a payload given as something other than base64 text",
+        )),
     };
     match extra {
         Extra::None => {}
         Extra::PipeData | Extra::SkQueue | Extra::BpfMap => out.extend_from_slice(&text(payload)?),
         Extra::TcpStream => {
             for queue in ["inq", "outq"] {
-                let q = payload.get(queue).ok_or_else(|| invalid(format!("TCP queues without {queue}")))?;
+                let q = payload
+                    .get(queue)
+                    .ok_or_else(|| invalid(format!("TCP queues without {queue}")))?;
                 out.extend_from_slice(&text(q)?);
             }
         }
@@ -520,25 +593,37 @@ fn put_extra(out: &mut Vec<u8>, msg: &DynamicMessage, extra: Extra, payload: &Va
             out.resize(out.len() + (round_up(size as u64, 4) as usize - size), 0);
         }
         Extra::IpcSem => {
-            let Value::Array(values) = payload else { return Err(invalid("semaphore values are not a list")) };
+            let Value::Array(values) = payload else {
+                return Err(invalid("semaphore values are not a list"));
+            };
             let n = field_u64(msg, "nsems") as usize;
             if values.len() != n {
                 return Err(invalid("Number of semaphores mismatch"));
             }
             for v in values {
-                let v = v.as_u64().and_then(|v| u16::try_from(v).ok()).ok_or_else(|| invalid("a semaphore value is not a u16"))?;
+                let v = v
+                    .as_u64()
+                    .and_then(|v| u16::try_from(v).ok())
+                    .ok_or_else(|| invalid("a semaphore value is not a u16"))?;
                 out.extend_from_slice(&v.to_ne_bytes());
             }
             out.resize(out.len() + (round_up(2 * n as u64, 8) as usize - 2 * n), 0);
         }
         Extra::IpcMsg => {
-            let Value::Array(list) = payload else { return Err(invalid("queued messages are not a list")) };
+            let Value::Array(list) = payload else {
+                return Err(invalid("queued messages are not a list"));
+            };
             let desc = schema::message("ipc_msg");
             for pair in list.chunks(2) {
-                let Value::Object(head) = &pair[0] else { return Err(invalid("a queued message is not a dict")) };
+                let Value::Object(head) = &pair[0] else {
+                    return Err(invalid("a queued message is not a dict"));
+                };
                 let m = put_message(out, &desc, head)?;
                 let size = field_u64(&m, "msize") as usize;
-                let data = text(pair.get(1).ok_or_else(|| invalid("a queued message without its text"))?)?;
+                let data = text(
+                    pair.get(1)
+                        .ok_or_else(|| invalid("a queued message without its text"))?,
+                )?;
                 out.extend_from_slice(&data[..size.min(data.len())]);
                 out.resize(out.len() + (round_up(size as u64, 8) as usize - size), 0);
             }
