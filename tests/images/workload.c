@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 		die("abstract");
 
 	int master, slave;
-	if (openpty(&master, &slave, NULL, NULL, NULL) < 0)
+	if (openpty(&master, &slave, NULL, NULL, NULL) < 0 || write(master, "typed\n", 6) != 6)
 		die("openpty");
 
 	snprintf(path, sizeof(path), "%s/ghost", argv[1]);
@@ -201,7 +201,9 @@ int main(int argc, char **argv)
 	signal(SIGUSR1, SIG_IGN);
 	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) < 0 || timer_settime(timer, 0, &its, NULL) < 0)
 		die("timer_create");
-	raise(SIGUSR2); /* blocked: stays queued */
+	/* Blocked: they stay queued, one for the process, one for the thread. */
+	kill(getpid(), SIGUSR2);
+	raise(SIGUSR2);
 
 	/* SysV IPC: in a private IPC namespace these are dumped with it. */
 	int shmid = shmget(IPC_PRIVATE, 5000, IPC_CREAT | 0600);
