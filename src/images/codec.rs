@@ -72,6 +72,20 @@ impl<'a> Cursor<'a> {
         &self.data[start..end]
     }
 
+    /// Exactly `n` bytes: unlike pycriu, which takes what is left, a
+    /// payload or entry cut short is an error.
+    fn exact(&mut self, n: u64, what: &str) -> R<&'a [u8]> {
+        let at = self.pos;
+        let got = self.read(n);
+        if got.len() as u64 != n {
+            return Err(invalid(format!(
+                "offset {at}: the image ends inside {what} of {n} bytes ({} left)",
+                got.len()
+            )));
+        }
+        Ok(got)
+    }
+
     fn skip(&mut self, n: u64) {
         self.pos = self
             .pos
@@ -115,7 +129,7 @@ impl<'a> Cursor<'a> {
         let Some(len) = self.length()? else {
             return Ok(None);
         };
-        let body = self.read(len);
+        let body = self.exact(len, "an entry")?;
         parse(desc, body)
             .map(Some)
             .map_err(|e| invalid(format!("offset {at}: {e}")))
@@ -193,7 +207,7 @@ pub fn single_entry<'a>(data: &'a [u8], name: &str) -> R<&'a [u8]> {
     let len = cur
         .length()?
         .ok_or_else(|| invalid(format!("a {name} image without entries")))?;
-    Ok(cur.read(len))
+    cur.exact(len, "an entry")
 }
 
 /// pycriu's `images.loads(data, pretty, no_payload)`: the image as a dict.
@@ -264,14 +278,17 @@ fn load_extra(cur: &mut Cursor, msg: &DynamicMessage, extra: Extra) -> R<Value> 
     let b64 = |bytes: &[u8]| Value::String(base64_lines(bytes));
     Ok(match extra {
         Extra::None => Value::Null,
-        Extra::PipeData => b64(cur.read(field_u64(msg, "bytes"))),
-        Extra::SkQueue => b64(cur.read(field_u64(msg, "length"))),
+        Extra::PipeData => b64(cur.exact(field_u64(msg, "bytes"), "pipe data")?),
+        Extra::SkQueue => b64(cur.exact(field_u64(msg, "length"), "a queued packet")?),
         Extra::BpfMap => {
-            b64(cur.read(field_u64(msg, "keys_bytes") + field_u64(msg, "values_bytes")))
+            b64(cur.exact(
+                field_u64(msg, "keys_bytes") + field_u64(msg, "values_bytes"),
+                "BPF map data",
+            )?)
         }
         Extra::TcpStream => {
-            let inq = cur.read(field_u64(msg, "inq_len"));
-            let outq = cur.read(field_u64(msg, "outq_len"));
+            let inq = cur.exact(field_u64(msg, "inq_len"), "a TCP input queue")?;
+            let outq = cur.exact(field_u64(msg, "outq_len"), "a TCP output queue")?;
             let mut queues = Map::new();
             queues.insert("inq".into(), b64(inq));
             queues.insert("outq".into(), b64(outq));
@@ -279,13 +296,13 @@ fn load_extra(cur: &mut Cursor, msg: &DynamicMessage, extra: Extra) -> R<Value> 
         }
         Extra::IpcShm => {
             let size = field_u64(msg, "size");
-            let data = cur.read(size);
+            let data = cur.exact(size, "a shared memory segment")?;
             cur.skip(round_up(size, 4) - size);
             b64(data)
         }
         Extra::IpcSem => {
             let size = 2 * field_u64(msg, "nsems");
-            let data = cur.read(size);
+            let data = cur.exact(size, "semaphore values")?;
             if data.len() % 2 != 0 {
                 return Err(invalid("a semaphore set ends inside a value"));
             }
@@ -302,7 +319,7 @@ fn load_extra(cur: &mut Cursor, msg: &DynamicMessage, extra: Extra) -> R<Value> 
             for _ in 0..field_u64(msg, "qnum") {
                 let Some(m) = cur.message(&desc)? else { break };
                 let size = field_u64(&m, "msize");
-                let data = cur.read(size);
+                let data = cur.exact(size, "a queued message")?;
                 cur.skip(round_up(size, 8) - size);
                 list.push(Value::Object(dict(&m, false)?));
                 list.push(b64(data));
@@ -419,7 +436,7 @@ fn ghost_file(cur: &mut Cursor, pretty: bool, no_payload: bool) -> R<Vec<Value>>
         if no_payload {
             cur.skip(len);
         } else {
-            entry.insert("extra".into(), Value::String(base64_lines(cur.read(len))));
+            entry.insert("extra".into(), Value::String(base64_lines(cur.exact(len, "a ghost file chunk")?)));
         }
         out.push(Value::Object(entry));
     }
