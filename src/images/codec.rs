@@ -270,6 +270,12 @@ fn field_u64(msg: &DynamicMessage, name: &str) -> u64 {
     }
 }
 
+/// Whether a SysV shared memory segment's contents are in the pagemap
+/// and pages images rather than after its entry.
+fn in_pagemaps(msg: &DynamicMessage) -> bool {
+    matches!(msg.get_field_by_name("in_pagemaps").as_deref(), Some(Pb::Bool(true)))
+}
+
 fn round_up(x: u64, to: u64) -> u64 {
     x.div_ceil(to).saturating_mul(to)
 }
@@ -294,6 +300,10 @@ fn load_extra(cur: &mut Cursor, msg: &DynamicMessage, extra: Extra) -> R<Value> 
             queues.insert("outq".into(), b64(outq));
             Value::Object(queues)
         }
+        // Contents kept in the pagemap/pages images are not inline; pycriu
+        // reads what follows anyway, which at the end of the image is
+        // nothing: the same empty payload.
+        Extra::IpcShm if in_pagemaps(msg) => Value::String(String::new()),
         Extra::IpcShm => {
             let size = field_u64(msg, "size");
             let data = cur.exact(size, "a shared memory segment")?;
@@ -355,7 +365,9 @@ fn skip_extra(cur: &mut Cursor, msg: &DynamicMessage, extra: Extra) -> R<u64> {
         }
         Extra::IpcShm => {
             let n = field_u64(msg, "size");
-            cur.skip(round_up(n, 4));
+            if !in_pagemaps(msg) {
+                cur.skip(round_up(n, 4));
+            }
             n
         }
         Extra::IpcSem => {
