@@ -68,7 +68,7 @@ def make_dump(opts, name, cmd, extra_args):
     images = os.path.join(opts.work, name)
     os.makedirs(scratch)
     os.makedirs(images)
-    proc = subprocess.Popen(cmd + [scratch], stdout=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(cmd + [scratch], stdout=subprocess.PIPE, start_new_session=True, cwd=scratch)
     line = proc.stdout.readline().decode()
     if not line.startswith("ready "):
         proc.kill()
