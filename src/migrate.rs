@@ -45,9 +45,35 @@ pub struct PageServer {
 fn page_server_of(resp: CriuResp) -> Result<PageServer> {
     let ps = resp.ps.ok_or_else(|| missing("page server"))?;
     match (ps.pid, ps.port) {
-        (Some(pid), Some(port)) if pid > 0 => Ok(PageServer { pid, port }),
-        _ => Err(missing("page server pid and port")),
+        (Some(pid), Some(port)) if port > 0 => Ok(PageServer { pid, port }),
+        _ => Err(missing("page server port")),
     }
+}
+
+/// The pid of the process listening on TCP `port` in the caller's network
+/// namespace, if one can be found.
+///
+/// criu answers a PAGE_SERVER request with pid 0: the process that daemonizes
+/// the page server returns 0 instead of the daemon's pid. The daemon is
+/// found instead by the listening socket it holds (its inode, in
+/// /proc/net/tcp{,6}, among the descriptors in /proc/*/fd).
+fn listener_pid(port: i32) -> Option<i32> {
+    const LISTEN: &str = "0A";
+    let wanted = format!("{port:04X}");
+    let inode = ["tcp", "tcp6"].iter().find_map(|table| {
+        let text = std::fs::read_to_string(format!("/proc/thread-self/net/{table}")).ok()?;
+        text.lines().skip(1).find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields.get(1)?.rsplit(':').next()?;
+            (local_port == wanted && fields.get(3) == Some(&LISTEN)).then(|| fields.get(9).map(|i| i.to_string()))?
+        })
+    })?;
+    let target = std::ffi::OsString::from(format!("socket:[{inode}]"));
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+        let fds = std::fs::read_dir(entry.path().join("fd")).ok()?;
+        fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target)).then_some(pid)
+    })
 }
 
 /// Start a page server as a daemon (criu's PAGE_SERVER request), listening
@@ -55,9 +81,20 @@ fn page_server_of(resp: CriuResp) -> Result<PageServer> {
 /// (all addresses and a port the kernel chooses when unset), writing the
 /// pages it receives into the images directory. It is listening when this
 /// returns, serves one dump and exits. It is not the caller's child: criu
-/// detaches it (to wait for it, use [`Session::page_server_chld`]).
+/// detaches it (to wait for it, use [`Session::page_server_chld`]). criu
+/// does not report the daemon's pid; the library finds it by the port it
+/// listens on (pid 0 if that fails, e.g. criu listens in another network
+/// namespace than the calling thread's).
 pub fn start_page_server(opts: &mut Options) -> Result<PageServer> {
-    page_server_of(call(opts, request(CriuReqType::PageServer, Some(opts.rpc.clone())), false)?)
+    daemon_page_server(call(opts, request(CriuReqType::PageServer, Some(opts.rpc.clone())), false)?)
+}
+
+fn daemon_page_server(resp: CriuResp) -> Result<PageServer> {
+    let mut server = page_server_of(resp)?;
+    if server.pid <= 0 {
+        server.pid = listener_pid(server.port).unwrap_or(0);
+    }
+    Ok(server)
 }
 
 /// Record this CPU's features into the images directory (`cpuinfo.img`),
@@ -125,6 +162,9 @@ impl Session {
     /// [`Session::wait_pid`] gives its exit status once it has served its dump.
     pub fn page_server_chld(&mut self, opts: &mut Options) -> Result<PageServer> {
         let server = page_server_of(self.kept_open(opts, CriuReqType::PageServerChld)?)?;
+        if server.pid <= 0 {
+            return Err(missing("page server pid"));
+        }
         self.unwaited.push(server.pid);
         Ok(server)
     }
@@ -132,7 +172,7 @@ impl Session {
     /// Start a daemon page server on the session's connection (as
     /// [`start_page_server`] does on a connection of its own).
     pub fn start_page_server(&mut self, opts: &mut Options) -> Result<PageServer> {
-        page_server_of(self.kept_open(opts, CriuReqType::PageServer)?)
+        daemon_page_server(self.kept_open(opts, CriuReqType::PageServer)?)
     }
 
     /// [`cpuinfo_dump`] on the session's connection.

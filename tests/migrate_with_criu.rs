@@ -71,7 +71,7 @@ fn start_patterned(log: &Path, mib: u32) -> u32 {
 /// restored copy can live beside the original, which a lazy migration keeps
 /// (frozen) until every page went over: (the `unshare` parent, the process).
 fn start_patterned_in_pidns(log: &Path, mib: u32) -> (u32, u32) {
-    let outer = start_command("unshare", &["--pid", "--fork", "perl", "-e", PATTERNED, &log.display().to_string(), &mib.to_string()]);
+    let outer = start_command("unshare", &["--pid", "--fork", "setsid", "perl", "-e", PATTERNED, &log.display().to_string(), &mib.to_string()]);
     let mut inner = 0;
     wait_until("the process in its pid namespace", || {
         inner = std::fs::read_to_string(format!("/proc/{outer}/task/{outer}/children"))
@@ -193,7 +193,9 @@ fn a_daemon_page_server_answers_with_the_port_the_kernel_chose() {
     let mut o = dir_options(&images, "ps.log");
     o.set_page_server_address_port("127.0.0.1", 0);
     let server = ops::start_page_server(&mut o).expect("PAGE_SERVER");
-    assert!(server.port > 0, "{server:?}");
+    assert!(server.port > 0 && server.pid > 0, "{server:?}");
+    let cmdline = std::fs::read_to_string(format!("/proc/{}/cmdline", server.pid)).unwrap();
+    assert!(cmdline.contains("page-server"), "pid {} is the page server: {cmdline:?}", server.pid);
     // It listens: a connection is accepted (and, with no pages, it exits).
     let conn = std::net::TcpStream::connect(("127.0.0.1", server.port as u16)).expect("the page server listens");
     drop(conn);
@@ -376,14 +378,22 @@ fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
         let tx = ready_tx.clone();
         o.set_notify(Box::new(move |n, _| {
             if n.action() == "status-ready" {
-                let _ = tx.send(());
+                let _ = tx.send((outer, pid));
             }
             0
         }));
         (outer, ops::dump(&mut o))
     });
-    ready_rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the lazy dump becomes ready");
-    assert!(!images_of(&d.src).iter().any(|n| n.starts_with("pages-")), "{:?}", images_of(&d.src));
+    let (outer, pid) = ready_rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the lazy dump becomes ready");
+    // Should the test fail, the victims die with it and the dump ends.
+    register(outer);
+    register(pid);
+    let local: u64 = images_of(&d.src)
+        .iter()
+        .filter(|n| n.starts_with("pages-"))
+        .map(|n| std::fs::metadata(d.src.join(n)).unwrap().len())
+        .sum();
+    assert!(local < 4 << 20, "the 32 MiB stay in the process, not the images ({local} bytes)");
     copy_images(&d.src, &d.dst);
 
     // Destination: the lazy-pages daemon, pulling from the source, and a
