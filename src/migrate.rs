@@ -370,6 +370,11 @@ impl LazyPages {
         self.verdict(status)
     }
 
+    /// The daemon's raw wait status once it was reaped.
+    pub fn exit_status(&self) -> Option<i32> {
+        self.child.status().filter(|s| *s >= 0)
+    }
+
     /// `None` while the daemon runs; else what [`LazyPages::wait`] returns.
     pub fn try_wait(&mut self) -> Option<Result<()>> {
         match self.child.try_wait() {
@@ -394,10 +399,15 @@ impl LazyPages {
     /// The error for a daemon that `how` (reaping it first if it exited).
     fn failure(&mut self, how: &str) -> Error {
         let _ = self.child.exits_within(Duration::from_secs(5));
+        // The daemon's name stays in the message, with the log's reason.
+        let reason = self.log.as_deref().and_then(criu_log::error_summary);
         Error::Rpc {
             cr_errno: None,
-            cr_errmsg: Some(format!("criu lazy-pages {how}")),
-            log_errors: self.log.as_deref().and_then(criu_log::error_summary),
+            cr_errmsg: Some(match reason {
+                Some(reason) => format!("criu lazy-pages {how}: {reason}"),
+                None => format!("criu lazy-pages {how}"),
+            }),
+            log_errors: None,
         }
     }
 }

@@ -238,6 +238,11 @@ impl Child {
         Ok(status)
     }
 
+    /// The raw wait status once reaped (-1: it was reaped elsewhere).
+    pub fn status(&self) -> Option<i32> {
+        self.status
+    }
+
     /// The raw wait status if the process has exited (reaping it), else `None`.
     pub fn try_wait(&mut self) -> Result<Option<i32>> {
         if let Some(status) = self.status {
