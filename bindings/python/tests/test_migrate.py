@@ -61,3 +61,19 @@ def test_a_lazy_pages_daemon_without_a_dump_fails_with_a_reason(tmp_path: Path) 
     with pytest.raises(libcriu.CriuRpcError) as failure:
         opts.start_lazy_pages()
     assert "lazy-pages" in str(failure.value) or failure.value.log_errors
+
+
+def test_the_python_example_moves_a_process(tmp_path: Path) -> None:
+    import re
+    import subprocess
+    import sys
+
+    from helpers import CRIU_BIN, stop
+
+    example = Path(__file__).resolve().parents[3] / "examples" / "migrate.py"
+    run = subprocess.run([sys.executable, str(example), "demo", str(tmp_path), CRIU_BIN],
+                         capture_output=True, text=True, timeout=120)
+    restored = re.search(r"restored as pid (\d+)", run.stdout)
+    if restored:
+        stop(int(restored.group(1)))  # reparented to us, the subreaper
+    assert run.returncode == 0 and "it continued counting" in run.stdout, run.stdout + run.stderr
