@@ -194,6 +194,7 @@ fn a_daemon_page_server_answers_with_the_port_the_kernel_chose() {
     o.set_page_server_address_port("127.0.0.1", 0);
     let server = ops::start_page_server(&mut o).expect("PAGE_SERVER");
     assert!(server.port > 0 && server.pid > 0, "{server:?}");
+    register(server.pid as u32);
     let cmdline = std::fs::read_to_string(format!("/proc/{}/cmdline", server.pid)).unwrap();
     assert!(cmdline.contains("page-server"), "pid {} is the page server: {cmdline:?}", server.pid);
     // It listens: a connection is accepted (and, with no pages, it exits).
@@ -375,6 +376,9 @@ fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
         let images = File::open(&src).unwrap();
         let mut o = dir_options(&images, "dump.log");
         o.set_pid(pid as i32).set_lazy_pages(true).set_page_server_address_port(SOURCE_ADDR, port);
+        // Should the destination fail, the dump would serve pages forever:
+        // the library kills its criu after this long.
+        o.set_reply_timeout(Some(std::time::Duration::from_secs(120)));
         let tx = ready_tx.clone();
         o.set_notify(Box::new(move |n, _| {
             if n.action() == "status-ready" {
