@@ -226,6 +226,54 @@ static void lazy_pages_without_a_dump(void)
 	passed++;
 }
 
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void nothing_left_behind(void)
+{
+	const char *name = "page servers waited for and failed lazy-pages daemons leave no fd or child";
+	char *images = dir("hygiene");
+	int dir_fd = open(images, O_DIRECTORY), before, after, i;
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+
+	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+	before = open_fds();
+	for (i = 0; i < 5; i++) {
+		criu_opts *o = NULL;
+		int port = 0, ps, sk, status;
+
+		criu_local_init_opts(&o);
+		criu_local_set_service_binary(o, criu_bin);
+		criu_local_set_images_dir_fd(o, dir_fd);
+		criu_local_set_page_server_address_port(o, "127.0.0.1", 0);
+		ps = criu_local_start_page_server_chld(o, &port);
+		CHECK(name, ps > 0, "start_page_server_chld returned %d", ps);
+		/* A client that sends nothing: the page server exits cleanly. */
+		sk = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		addr.sin_port = htons(port);
+		CHECK(name, connect(sk, (struct sockaddr *)&addr, sizeof(addr)) == 0, "connect: %s", strerror(errno));
+		close(sk);
+		status = criu_local_wait_pid(o, ps);
+		CHECK(name, status >= 0, "wait_pid returned %d", status);
+		CHECK(name, criu_local_start_lazy_pages(o) == -EBADE, "start_lazy_pages with no dump succeeded");
+		criu_local_free_opts(o);
+	}
+	after = open_fds();
+	CHECK(name, before == after, "%d descriptors before, %d after", before, after);
+	CHECK(name, waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD, "a child is left");
+	close(dir_fd);
+	printf("ok %s\n", name);
+	passed++;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -239,6 +287,7 @@ int main(int argc, char **argv)
 	cpuinfo_globals();
 	wrong_port();
 	lazy_pages_without_a_dump();
+	nothing_left_behind();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }
