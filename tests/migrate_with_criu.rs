@@ -292,6 +292,15 @@ fn a_process_moves_to_another_host_through_the_page_server() {
         let pid = start_patterned(&log2, 32);
         wait_until("the victim to start", || counters(&log2) >= 2);
         let images = File::open(&src).unwrap();
+        // First a port nobody listens on there: a clean failure, and the
+        // process runs on.
+        let mut wrong = dir_options(&images, "wrong-port.log");
+        let unused = if server.port < 65535 { server.port + 1 } else { 1024 };
+        wrong.set_pid(pid as i32).set_page_server_address_port(DEST_ADDR, unused);
+        let err = ops::dump(&mut wrong).expect_err("a dump to a port nobody listens on");
+        assert!(err.to_string().contains("Can't connect to server"), "{err}");
+        let before = counters(&log2);
+        wait_until("the process to run on", || counters(&log2) > before + 2);
         let mut o = dir_options(&images, "dump.log");
         o.set_pid(pid as i32).set_page_server_address_port(DEST_ADDR, server.port);
         ops::cpuinfo_dump(&mut dir_options(&images, "cpuinfo.log")).expect("cpuinfo dump");
