@@ -226,6 +226,83 @@ static void lazy_pages_without_a_dump(void)
 	passed++;
 }
 
+/* Counts into a file: what a restored process does is seen there (shared
+ * memory is the restored copy's own). */
+static char count_file[4096];
+
+static void count_to_file(void)
+{
+	char line[32];
+	unsigned long n = 0;
+	int fd = open(count_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	for (;;) {
+		int len = snprintf(line, sizeof(line), "%20lu\n", ++n);
+		if (pwrite(fd, line, len, 0) != len)
+			_exit(1);
+		sleep_ms(10);
+	}
+}
+
+static unsigned long file_count(void)
+{
+	char line[32] = "";
+	int fd = open(count_file, O_RDONLY);
+	if (fd >= 0) {
+		if (read(fd, line, sizeof(line) - 1) < 0)
+			line[0] = 0;
+		close(fd);
+	}
+	return strtoul(line, NULL, 10);
+}
+
+/* A lazy restore from local images: the daemon serves the pages, the
+ * restored process counts on, and criu_local_wait_pid() reaps the daemon. */
+static void lazy_restore_from_images(void)
+{
+	const char *name = "a lazy restore through criu_local_start_lazy_pages; wait_pid reaps the daemon";
+	char *images = dir("lazy-local");
+	criu_opts *dump = new_opts(images, "dump.log"), *daemon_opts = new_opts(images, "lazy-pages.log"),
+		  *restore = new_opts(images, "restore.log");
+	struct criu_feature_check lazy = { .lazy_pages = true };
+	unsigned long at_dump;
+	int ret, daemon, restored, status;
+	pid_t pid;
+
+	CHECK(name, dump && daemon_opts && restore, "options");
+	if (criu_local_feature_check(dump, &lazy, sizeof(lazy)) < 0 || !lazy.lazy_pages) {
+		printf("ok %s # skipped: criu reports no lazy pages here\n", name);
+		passed++;
+		return;
+	}
+	snprintf(count_file, sizeof(count_file), "%s/lazy-counter", work);
+	pid = start_child(count_to_file);
+	while (file_count() < 3)
+		sleep_ms(10);
+	criu_local_set_pid(dump, pid);
+	ret = criu_local_dump(dump);
+	waitpid(pid, NULL, 0);
+	CHECK(name, ret == 0, "dump returned %d", ret);
+	at_dump = file_count();
+
+	daemon = criu_local_start_lazy_pages(daemon_opts);
+	CHECK(name, daemon > 0, "start_lazy_pages returned %d", daemon);
+	criu_local_set_lazy_pages(restore, true);
+	restored = criu_local_restore(restore);
+	CHECK(name, restored == pid, "lazy restore returned %d", restored);
+	for (int i = 0; i < 400 && file_count() <= at_dump + 2; i++)
+		sleep_ms(10);
+	ret = file_count() > at_dump + 2;
+	kill(restored, SIGKILL);
+	CHECK(name, ret, "the restored process does not count on");
+	status = criu_local_wait_pid(daemon_opts, daemon);
+	CHECK(name, status == 0, "the lazy-pages daemon ended with %d", status);
+	criu_local_free_opts(dump);
+	criu_local_free_opts(daemon_opts);
+	criu_local_free_opts(restore);
+	printf("ok %s\n", name);
+	passed++;
+}
+
 static int open_fds(void)
 {
 	int n = 0;
@@ -287,6 +364,7 @@ int main(int argc, char **argv)
 	cpuinfo_globals();
 	wrong_port();
 	lazy_pages_without_a_dump();
+	lazy_restore_from_images();
 	nothing_left_behind();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
