@@ -51,10 +51,9 @@ impl Hosts {
         Some(hosts)
     }
 
-    /// Move the calling thread into host `which` (0: source, 1: destination).
-    fn enter(&self, which: usize) {
-        let ns = File::open(format!("/run/netns/{}", self.names[which])).unwrap();
-        assert_eq!(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns: {}", std::io::Error::last_os_error());
+    /// The network namespace of host `which` (0: source, 1: destination).
+    fn ns(&self, which: usize) -> File {
+        File::open(format!("/run/netns/{}", self.names[which])).unwrap()
     }
 }
 
@@ -242,11 +241,12 @@ fn a_wrong_page_server_port_fails_the_dump_cleanly_and_the_process_runs_on() {
     reap(pid);
 }
 
-/// Run `body` on a thread inside host `which`.
-fn on_host<T: Send + 'static>(hosts: &std::sync::Arc<Hosts>, which: usize, body: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
-    let hosts = hosts.clone();
+/// Run `body` on a thread inside host `which`. The thread holds the
+/// namespace open, not the hosts: a failing test still removes them.
+fn on_host<T: Send + 'static>(hosts: &Hosts, which: usize, body: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+    let ns = hosts.ns(which);
     std::thread::spawn(move || {
-        hosts.enter(which);
+        assert_eq!(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns: {}", std::io::Error::last_os_error());
         body()
     })
 }
@@ -268,7 +268,6 @@ fn dirs(name: &str) -> Dirs {
 fn a_process_moves_to_another_host_through_the_page_server() {
     become_subreaper();
     let Some(hosts) = Hosts::new("eager") else { return };
-    let hosts = std::sync::Arc::new(hosts);
     let d = dirs("two-hosts");
     let log = d.src.parent().unwrap().join("counter.log");
 
@@ -368,6 +367,19 @@ impl Drop for PipeMaxSize {
     }
 }
 
+/// The criu this process started for a dump (it calls itself `criu: dump`).
+fn dump_criu() -> u32 {
+    let children = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| c.split_whitespace().filter_map(|p| p.parse::<u32>().ok()).collect::<Vec<_>>());
+    let mut found = children.filter(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"criu: dump"))
+    });
+    found.next().expect("the dump's criu is our child")
+}
+
 #[test]
 fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
     let lazy = ops::feature_check(&mut options(), ops::Features { lazy_pages: true, ..Default::default() }).unwrap();
@@ -378,7 +390,6 @@ fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
     become_subreaper();
     let _pipes = PipeMaxSize::at_least(4 << 20);
     let Some(hosts) = Hosts::new("lazy") else { return };
-    let hosts = std::sync::Arc::new(hosts);
     let d = dirs("two-hosts-lazy");
     let log = d.src.parent().unwrap().join("counter.log");
     let port = on_host(&hosts, 0, free_port).join().unwrap();
@@ -410,14 +421,16 @@ fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
         (outer, ops::dump(&mut o))
     });
     let (outer, pid) = ready_rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the lazy dump becomes ready");
+    // Should the test fail, the victims die with it, and so does the dump's
+    // criu, which would otherwise hold the frozen tree while it waits.
+    register(outer);
+    register(pid);
+    register(dump_criu());
     drop(status_w);
     let mut pfd = libc::pollfd { fd: status_r.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     assert_eq!(unsafe { libc::poll(&mut pfd, 1, 30_000) }, 1, "no status byte");
     let mut byte = [1u8];
     assert_eq!(nix::unistd::read(status_r.as_raw_fd(), &mut byte), Ok(1), "the status fd got its byte");
-    // Should the test fail, the victims die with it and the dump ends.
-    register(outer);
-    register(pid);
     let local: u64 = images_of(&d.src)
         .iter()
         .filter(|n| n.starts_with("pages-"))
