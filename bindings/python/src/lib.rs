@@ -822,6 +822,8 @@ fn list_externals(py: Python<'_>, images_dir: DirArg) -> PyResult<Vec<ExternalTu
         .collect())
 }
 
+mod migrate;
+
 /// The native part of libcriu; import `libcriu`, not this module.
 #[pymodule]
 fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -830,5 +832,7 @@ fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_inherit_key, m)?)?;
     m.add_function(wrap_pyfunction!(list_externals, m)?)?;
     images::register(m)?;
+    m.add_class::<migrate::Session>()?;
+    m.add_class::<migrate::LazyPages>()?;
     Ok(())
 }
