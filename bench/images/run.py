@@ -10,6 +10,7 @@ sides get the same files in the same order; each file is one process, as
 a user runs crit. Writes {"ours": [[ns per round]], "upstream": [...],
 "files": N, "mib": N} to OUT (or prints it)."""
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -22,13 +23,11 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def read_env(path):
-    env = {}
-    with open(path) as f:
-        for line in f:
-            k, _, v = line.strip().partition("=")
-            if k:
-                env[k] = v
-    return env
+    """The criu-env file, read as bench/run.py reads it."""
+    spec = importlib.util.spec_from_file_location("bench_run", os.path.join(ROOT, "bench", "run.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench.read_env(path)
 
 
 def dump(criu, work, mib):

@@ -76,6 +76,11 @@ impl<'a> Cursor<'a> {
     /// payload or entry cut short is an error.
     fn exact(&mut self, n: u64, what: &str) -> R<&'a [u8]> {
         let at = self.pos;
+        self.exact_from(at, n, what)
+    }
+
+    /// [`Self::exact`], naming offset `at` (where the entry began) in errors.
+    fn exact_from(&mut self, at: usize, n: u64, what: &str) -> R<&'a [u8]> {
         let got = self.read(n);
         if got.len() as u64 != n {
             return Err(invalid(format!(
@@ -129,7 +134,7 @@ impl<'a> Cursor<'a> {
         let Some(len) = self.length()? else {
             return Ok(None);
         };
-        let body = self.exact(len, "an entry")?;
+        let body = self.exact_from(at, len, "an entry")?;
         parse(desc, body)
             .map(Some)
             .map_err(|e| invalid(format!("offset {at}: {e}")))
@@ -194,6 +199,45 @@ fn head(data: &[u8]) -> R<(&'static str, Layout, Cursor<'_>)> {
 /// The magic name of the image in `data` (e.g. `"CORE"`).
 pub fn magic_name(data: &[u8]) -> R<&'static str> {
     head(data).map(|h| h.0)
+}
+
+/// The entries of an image of kind `magic`, strictly framed, each with its
+/// offset: the image must start with `magic` (after IMG_COMMON when
+/// `common`), and no entry may be longer than `max_entry`. The reader of
+/// [`super::external_resources`] and of the statistics is built on it.
+pub fn framed_entries(
+    data: &[u8],
+    common: bool,
+    magic: u32,
+    max_entry: u32,
+) -> R<Vec<(u64, &[u8])>> {
+    let mut cur = Cursor { data, pos: 0 };
+    let wanted = if common {
+        &[IMG_COMMON, magic][..]
+    } else {
+        &[magic][..]
+    };
+    for &want in wanted {
+        let at = cur.pos;
+        let got = cur.u32("the magic number")?;
+        if got != want {
+            return Err(invalid(format!(
+                "offset {at}: magic {got:#010x}, expected {want:#010x}"
+            )));
+        }
+    }
+    let mut out = Vec::new();
+    loop {
+        let at = cur.pos as u64;
+        let Some(len) = cur.length()? else { break };
+        if len > u64::from(max_entry) {
+            return Err(invalid(format!(
+                "offset {at}: entry of {len} bytes, more than the {max_entry} accepted"
+            )));
+        }
+        out.push((at, cur.exact_from(at as usize, len, "an entry")?));
+    }
+    Ok(out)
 }
 
 /// The bytes of the first entry of an image of kind `name` (e.g. `"STATS"`).
@@ -273,7 +317,10 @@ fn field_u64(msg: &DynamicMessage, name: &str) -> u64 {
 /// Whether a SysV shared memory segment's contents are in the pagemap
 /// and pages images rather than after its entry.
 fn in_pagemaps(msg: &DynamicMessage) -> bool {
-    matches!(msg.get_field_by_name("in_pagemaps").as_deref(), Some(Pb::Bool(true)))
+    matches!(
+        msg.get_field_by_name("in_pagemaps").as_deref(),
+        Some(Pb::Bool(true))
+    )
 }
 
 fn round_up(x: u64, to: u64) -> u64 {
@@ -286,12 +333,10 @@ fn load_extra(cur: &mut Cursor, msg: &DynamicMessage, extra: Extra) -> R<Value> 
         Extra::None => Value::Null,
         Extra::PipeData => b64(cur.exact(field_u64(msg, "bytes"), "pipe data")?),
         Extra::SkQueue => b64(cur.exact(field_u64(msg, "length"), "a queued packet")?),
-        Extra::BpfMap => {
-            b64(cur.exact(
-                field_u64(msg, "keys_bytes") + field_u64(msg, "values_bytes"),
-                "BPF map data",
-            )?)
-        }
+        Extra::BpfMap => b64(cur.exact(
+            field_u64(msg, "keys_bytes") + field_u64(msg, "values_bytes"),
+            "BPF map data",
+        )?),
         Extra::TcpStream => {
             let inq = cur.exact(field_u64(msg, "inq_len"), "a TCP input queue")?;
             let outq = cur.exact(field_u64(msg, "outq_len"), "a TCP output queue")?;
@@ -448,7 +493,10 @@ fn ghost_file(cur: &mut Cursor, pretty: bool, no_payload: bool) -> R<Vec<Value>>
         if no_payload {
             cur.skip(len);
         } else {
-            entry.insert("extra".into(), Value::String(base64_lines(cur.exact(len, "a ghost file chunk")?)));
+            entry.insert(
+                "extra".into(),
+                Value::String(base64_lines(cur.exact(len, "a ghost file chunk")?)),
+            );
         }
         out.push(Value::Object(entry));
     }

@@ -4,16 +4,15 @@
 //! file and the offset, never a panic.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use prost::Message;
 
+use super::codec::framed_entries;
 use crate::error::{Error, Result};
 
-/// Head of every image but inventory.img in the v1.1 layout.
-pub const IMG_COMMON_MAGIC: u32 = 0x5456_4319;
 /// inventory.img (no common magic before it).
 pub const INVENTORY_MAGIC: u32 = 0x5831_3116;
 /// pstree.img
@@ -53,11 +52,10 @@ pub enum Layout {
 /// no such file (criu treats a missing image as an empty one).
 pub fn read_entries<M: Message + Default>(dir: &Path, name: &str, layout: Layout, magic: u32) -> Result<Option<Vec<M>>> {
     let path = dir.join(name);
-    let file = match open_regular(&path)? {
-        Some(file) => file,
-        None => return Ok(None),
-    };
-    decode(BufReader::new(file.take(MAX_IMAGE + 1)), &path, layout, magic).map(Some)
+    match read_bounded(&path)? {
+        Some(data) => decode(data.as_slice(), &path, layout, magic).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The bytes of the image file `path` (bounded, regular files only), or
@@ -68,21 +66,30 @@ pub fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>> {
     file.take(MAX_IMAGE + 1)
         .read_to_end(&mut data)
         .map_err(|e| invalid(path, None, &format!("read error: {e}")))?;
+    if data.len() as u64 > MAX_IMAGE {
+        return Err(invalid(path, None, &format!("image grows past the {MAX_IMAGE} bytes accepted")));
+    }
     Ok(Some(data))
 }
 
-/// Decodes a whole image from `input`; `path` only names it in errors.
-pub fn decode<M: Message + Default>(input: impl Read, path: &Path, layout: Layout, magic: u32) -> Result<Vec<M>> {
-    let mut image = Reader { input, offset: 0, path };
-    if layout == Layout::V1_1 {
-        image.expect_magic(IMG_COMMON_MAGIC)?;
+/// Decodes a whole image from `input` (framed by [`super::codec`], as every
+/// image is); `path` only names it in errors.
+pub fn decode<M: Message + Default>(mut input: impl Read, path: &Path, layout: Layout, magic: u32) -> Result<Vec<M>> {
+    let mut data = Vec::new();
+    input
+        .by_ref()
+        .take(MAX_IMAGE + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| invalid(path, None, &format!("read error: {e}")))?;
+    if data.len() as u64 > MAX_IMAGE {
+        return Err(invalid(path, None, &format!("image grows past the {MAX_IMAGE} bytes accepted")));
     }
-    image.expect_magic(magic)?;
-    let mut entries = Vec::new();
-    while let Some(entry) = image.next_entry()? {
-        entries.push(entry);
-    }
-    Ok(entries)
+    let entries = framed_entries(&data, layout == Layout::V1_1, magic, MAX_ENTRY)
+        .map_err(|e| Error::InvalidArgument(format!("image {}: {e}", path.display())))?;
+    entries
+        .into_iter()
+        .map(|(at, body)| M::decode(body).map_err(|e| invalid(path, Some(at), &format!("undecodable entry: {e}"))))
+        .collect()
 }
 
 /// Opens `path` for reading if it is a regular file: never follows a
@@ -105,66 +112,6 @@ fn open_regular(path: &Path) -> Result<Option<File>> {
         return Err(invalid(path, None, &format!("{} bytes, more than the {MAX_IMAGE} accepted", meta.len())));
     }
     Ok(Some(file))
-}
-
-struct Reader<'a, R> {
-    input: R,
-    offset: u64,
-    path: &'a Path,
-}
-
-impl<R: Read> Reader<'_, R> {
-    fn expect_magic(&mut self, want: u32) -> Result<()> {
-        let at = self.offset;
-        let mut word = [0u8; 4];
-        if self.fill(&mut word)? != word.len() {
-            return Err(invalid(self.path, Some(at), "file ends inside the magic number"));
-        }
-        let got = u32::from_ne_bytes(word);
-        if got != want {
-            return Err(invalid(self.path, Some(at), &format!("magic {got:#010x}, expected {want:#010x}")));
-        }
-        Ok(())
-    }
-
-    fn next_entry<M: Message + Default>(&mut self) -> Result<Option<M>> {
-        let at = self.offset;
-        let mut word = [0u8; 4];
-        match self.fill(&mut word)? {
-            0 => return Ok(None),
-            4 => {}
-            _ => return Err(invalid(self.path, Some(at), "file ends inside an entry's length")),
-        }
-        let len = u32::from_ne_bytes(word);
-        if len > MAX_ENTRY {
-            return Err(invalid(self.path, Some(at), &format!("entry of {len} bytes, more than the {MAX_ENTRY} accepted")));
-        }
-        let mut body = vec![0u8; len as usize];
-        if self.fill(&mut body)? != body.len() {
-            return Err(invalid(self.path, Some(at), &format!("file ends inside an entry of {len} bytes")));
-        }
-        if self.offset > MAX_IMAGE {
-            return Err(invalid(self.path, Some(at), &format!("image grows past the {MAX_IMAGE} bytes accepted")));
-        }
-        M::decode(body.as_slice())
-            .map(Some)
-            .map_err(|e| invalid(self.path, Some(at), &format!("undecodable entry: {e}")))
-    }
-
-    /// Reads until `buf` is full or the input ends; returns the bytes read.
-    fn fill(&mut self, buf: &mut [u8]) -> Result<usize> {
-        let mut done = 0;
-        while done < buf.len() {
-            match self.input.read(&mut buf[done..]) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(invalid(self.path, Some(self.offset + done as u64), &format!("read error: {e}"))),
-            }
-        }
-        self.offset += done as u64;
-        Ok(done)
-    }
 }
 
 /// An [`Error::InvalidArgument`] naming the image and, when known, the offset.

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use prost::Message;
 
-use super::image::{self, decode, Layout, IMG_COMMON_MAGIC};
+use super::image::{self, decode, Layout};
+use super::schema::IMG_COMMON as IMG_COMMON_MAGIC;
 use super::pb::*;
 use super::*;
 use crate::error::Error;
@@ -185,10 +186,10 @@ fn decode_reports_file_and_offset() {
         Err(Error::InvalidArgument(msg)) => msg,
         other => panic!("expected InvalidArgument, got {other:?}"),
     };
-    assert!(err(&good[..3]).contains("offset 0: file ends inside the magic"));
+    assert!(err(&good[..3]).contains("offset 0: the image ends inside the magic"));
     assert!(err(&good[4..]).contains("offset 0: magic"));
-    assert!(err(&good[..10]).contains("offset 8: file ends inside an entry's length"));
-    assert!(err(&good[..good.len() - 1]).contains("offset 8: file ends inside an entry of"));
+    assert!(err(&good[..10]).contains("offset 8: the image ends inside an entry's length"));
+    assert!(err(&good[..good.len() - 1]).contains("offset 8: the image ends inside an entry of"));
     let mut huge = good[..8].to_vec();
     huge.extend((image::MAX_ENTRY + 1).to_ne_bytes());
     assert!(err(&huge).contains("offset 8: entry of 16777217 bytes"));
