@@ -83,6 +83,8 @@ def make_dump(opts, name, cmd, extra_args):
         raise SystemExit("criu dump of %s failed:\n%s" % (name, "\n".join(l for l in log if "Error" in l)[-3000:]))
     proc.wait()
     wait_gone(pid)
+    # The CPU description criu compares at restore with --cpu-cap.
+    subprocess.run([opts.criu, "cpuinfo", "dump", "-D", images], capture_output=True, check=True)
     return images
 
 

@@ -41,6 +41,9 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <sys/ioctl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_ether.h>
 
 static void die(const char *what)
 {
@@ -110,6 +113,13 @@ int main(int argc, char **argv)
 		close(s);
 		tcp(AF_INET);
 		tcp(AF_INET6);
+		/* A bound netlink socket and a raw packet socket. */
+		int nl = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+		struct sockaddr_nl nla = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+		if (nl < 0 || bind(nl, (struct sockaddr *)&nla, sizeof(nla)) < 0)
+			die("netlink");
+		if (socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)) < 0)
+			die("packet");
 		printf("ready %d\n", getpid());
 		fflush(stdout);
 		for (;;)
