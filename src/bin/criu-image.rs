@@ -18,11 +18,18 @@ use criu::images::explore::{explore, Explore};
 use criu::images::{decode, encode, info, pyjson, ImageError};
 
 const USAGE: &str = "usage: criu-image [-h] [--version] {decode,encode,info,x,show} ...\n";
+const COMMANDS: &str = "
+  decode [--pretty] [-i IN] [-o OUT]  convert criu image from binary type to json
+  encode [-i IN] [-o OUT]             convert criu image from json type to binary
+  info IN                             show info about image
+  x DIR {ps,fds,mems,rss}             explore image dir
+  show IN [--nopl]                    convert criu image from binary to human-readable json
+";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(Failure::Help) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
             eprint!("{USAGE}");
             eprintln!("criu-image: error: {msg}");
@@ -44,6 +51,8 @@ fn main() -> ExitCode {
 }
 
 enum Failure {
+    /// `-h`: the command's usage on stdout, success.
+    Help,
     Usage(String),
     Image(ImageError),
     Io(String),
@@ -71,6 +80,10 @@ fn parse(args: &[String], with_value: &[(&str, &str)], flags: &[&str]) -> Result
     while i < args.len() {
         let arg = &args[i];
         i += 1;
+        if arg == "-h" || arg == "--help" {
+            print!("{USAGE}{COMMANDS}");
+            return Err(Failure::Help);
+        }
         if flags.contains(&arg.as_str()) {
             match arg.as_str() {
                 "--pretty" => out.pretty = true,
@@ -166,7 +179,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
     let io = [("-i", "--in"), ("-o", "--out")];
     match cmd.as_str() {
         "-h" | "--help" => {
-            print!("{USAGE}");
+            print!("{USAGE}{COMMANDS}");
             Ok(())
         }
         "--version" => {
