@@ -45,7 +45,7 @@ criu: $(BUILD)/criu-env
 	@cat $<
 
 target/release/libcriu.so: $(RUST_SRC) $(BUILD)/.deps
-	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked --features protobuf-c
 
 $(LIB): target/release/libcriu.so
 	@mkdir -p $(dir $@)
