@@ -25,7 +25,7 @@ HEADER  := include/criu.h
 RUST_SRC := $(shell find src proto -type f) Cargo.toml Cargo.lock build.rs
 
 .PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-examples test-c test-python test-hostile fuzz \
-        header install clean bench
+        header install clean bench wheel test-zdtm
 
 all: lib
 
@@ -60,7 +60,7 @@ header:
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-rust test-header test-diff test-upstream test-examples test-c test-hostile test-python
+test: test-rust test-header test-diff test-upstream test-examples test-c test-hostile test-python test-zdtm
 
 test-rust: $(BUILD)/criu-env
 	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN $(CARGO) test --locked --lib --tests
@@ -92,9 +92,19 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	fuzz/run $(FUZZ_SECONDS)
 
-# A fresh venv, `pip install ./bindings/python`, pytest against the real criu.
+# The wheel, installed into a fresh venv without Rust on PATH, pytest
+# against the real criu (and libcriu.pycriu beside upstream pycriu).
 test-python: $(BUILD)/criu-env $(BUILD)/.deps
 	bindings/python/run-tests $(BUILD)/criu-env
+
+# The abi3 manylinux wheel of the Python module, into build/wheels.
+wheel: $(BUILD)/.deps
+	bindings/python/build-wheel
+
+# CRIU's own test suite (zdtm.py run --rpc) driving criu through
+# libcriu.pycriu, beside the same list through upstream pycriu.
+test-zdtm: $(BUILD)/criu-env $(BUILD)/.deps
+	tests/zdtm/run $(BUILD)/criu-env
 
 bench: lib $(BUILD)/criu-env
 	bench/run $(BUILD)/criu-env

@@ -794,6 +794,13 @@ fn rpc_descriptor_set(py: Python<'_>) -> Bound<'_, PyBytes> {
     PyBytes::new(py, criu::rpc::FILE_DESCRIPTOR_SET)
 }
 
+/// The schema of the image messages ``libcriu.pycriu.images`` reads
+/// (inventory, statistics) as a serialized FileDescriptorSet.
+#[pyfunction]
+fn images_descriptor_set(py: Python<'_>) -> Bound<'_, PyBytes> {
+    PyBytes::new(py, include_bytes!(concat!(env!("OUT_DIR"), "/pycriu_images.fds")))
+}
+
 /// The native part of libcriu; import `libcriu`, not this module.
 #[pymodule]
 fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -802,6 +809,7 @@ fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_inherit_key, m)?)?;
     m.add_function(wrap_pyfunction!(list_externals, m)?)?;
     m.add_function(wrap_pyfunction!(rpc_descriptor_set, m)?)?;
+    m.add_function(wrap_pyfunction!(images_descriptor_set, m)?)?;
     m.add("OPTION_FIELDS", OPTION_FIELDS.concat())?;
     Ok(())
 }
