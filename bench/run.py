@@ -419,6 +419,25 @@ def tmpfile_throughput(quick):
     return rows
 
 
+def pycriu_calls(env_file, quick):
+    """libcriu.pycriu beside upstream pycriu from a small and a 1 GiB Python
+    caller (bench/pycriu/run.py, which needs the venv tests/zdtm/run makes);
+    its rows join the table."""
+    out = os.path.join(BUILD, "pycriu.json")
+    if os.path.exists(out):
+        os.unlink(out)
+    cmd = [sys.executable, os.path.join(BENCH, "pycriu", "run.py"), env_file,
+           "--quick" if quick else "--brief", "--json", out]
+    log("pycriu calls: bench/pycriu/run.py " + " ".join(cmd[3:]))
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0 or not os.path.exists(out):
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return [{"id": "pycriu-dump", "title": "pycriu dump() calls", "group": "pycriu",
+                 "status": f"failed: {why}"}]
+    with open(out) as f:
+        return json.load(f)["rows"]
+
+
 # ---------------------------------------------------------------- machine traps
 
 def kill_leftover_victims(b):
@@ -759,6 +778,7 @@ def main():
         rows = per_call(b, env, quick)
         rows += dump_restore(b, env, quick)
         rows += tmpfile_throughput(quick)
+        rows += pycriu_calls(args[0], quick)
         rows += footprint(b, env, quick)
     finally:
         unmount_tmpfs()
