@@ -11,20 +11,22 @@
 #   make install PREFIX=/usr/local
 #
 # Build products go to build/; the CRIU used by the tests is described by
-# build/criu-env (CRIU_BIN, CRIU_SRC), written by scripts/install-criu.
+# build/criu-env (CRIU_BIN, CRIU_SRC, CRIU_OLD_BIN, CRIU_OLD_SRC), written by
+# scripts/install-criu.
 
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 CARGO      ?= cargo
-VERSION    := 4.1.1
 
 BUILD   := build
 LIB     := $(BUILD)/lib/libcriu.so.2
 HEADER  := include/criu.h
+# The libcriu release we provide, as the generated header announces it.
+VERSION := $(shell sed -n 's/^\#define CRIU_VERSION "\(.*\)"$$/\1/p' $(HEADER))
 RUST_SRC := $(shell find src proto -type f) Cargo.toml Cargo.lock build.rs
 
-.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-examples test-c test-python test-hostile fuzz \
+.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-install test-examples test-c test-python test-hostile fuzz \
         header install clean bench wheel test-zdtm
 
 all: lib
@@ -55,15 +57,15 @@ $(LIB): target/release/libcriu.so
 lib: $(LIB)
 
 header:
-	UPDATE_HEADER=1 $(CARGO) test --locked --test header
+	UPDATE_HEADER=1 $(CARGO) test --locked --test header header_is_fresh
 
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-rust test-header test-diff test-upstream test-examples test-c test-hostile test-python test-zdtm
+test: test-rust test-header test-diff test-upstream test-install test-examples test-c test-hostile test-python test-zdtm
 
 test-rust: $(BUILD)/criu-env
-	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN $(CARGO) test --locked --lib --tests
+	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN CRIU_OLD_BIN=$$CRIU_OLD_BIN $(CARGO) test --locked --lib --tests
 
 test-header: $(BUILD)/.deps
 	$(CARGO) test --locked --test header
@@ -71,8 +73,15 @@ test-header: $(BUILD)/.deps
 test-diff: lib $(BUILD)/criu-env
 	tests/differential/run $(BUILD)/criu-env
 
+# CRIU 4.2.1's libcriu suite against our installed tree, driving criu 4.2.1
+# and then an older criu 4.1.1.
 test-upstream: lib $(BUILD)/criu-env
 	tests/upstream/run $(BUILD)/criu-env
+	tests/upstream/run $(BUILD)/criu-env --old-criu
+
+# `make install` into a fresh prefix; a program builds with pkg-config alone.
+test-install: lib $(BUILD)/criu-env
+	tests/install/run $(BUILD)/criu-env
 
 test-examples: lib $(BUILD)/criu-env
 	tests/examples/run $(BUILD)/criu-env
@@ -109,17 +118,38 @@ test-zdtm: $(BUILD)/criu-env $(BUILD)/.deps
 bench: lib $(BUILD)/criu-env
 	bench/run $(BUILD)/criu-env
 
-$(BUILD)/criu.pc: criu.pc.in
-	@mkdir -p $(BUILD)
-	sed -e 's|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)/criu|; s|@VERSION@|$(VERSION)|' $< > $@
+# What upstream installs beside criu.h: version.h (the release macros),
+# rpc.proto and protoc-c's rpc.pb-c.h for it (the message functions the
+# library exports).
+UAPI := $(BUILD)/include/version.h $(BUILD)/include/rpc.proto $(BUILD)/include/rpc.pb-c.h
+
+$(BUILD)/include/version.h: $(HEADER)
+	@mkdir -p $(dir $@)
+	{ echo '/* The CRIU release whose libcriu API libcriu-rs provides. */'; \
+	  echo '#ifndef __CR_VERSION_H__'; echo '#define __CR_VERSION_H__'; \
+	  grep -E '^#define CRIU_(VERSION|VERSION_MAJOR|VERSION_MINOR|VERSION_SUBLEVEL|GITID) ' $<; \
+	  echo '#endif /* __CR_VERSION_H__ */'; } > $@
+
+$(BUILD)/include/rpc.proto: proto/rpc.proto
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(BUILD)/include/rpc.pb-c.h: proto/rpc.proto $(BUILD)/.deps
+	@mkdir -p $(BUILD)/protoc-c
+	protoc-c --proto_path=proto --c_out=$(BUILD)/protoc-c proto/rpc.proto
+	cp $(BUILD)/protoc-c/rpc.pb-c.h $@
 
 # The same places and names as upstream's `make install`.
-install: lib $(BUILD)/criu.pc
+# criu.pc names the install's directories, so it is written at each install.
+install: lib $(UAPI)
+	sed -e 's|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)/criu|; s|@VERSION@|$(VERSION)|' \
+	  criu.pc.in > $(BUILD)/criu.pc
 	install -D -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libcriu.so.2.0
 	ln -sfn libcriu.so.2.0 $(DESTDIR)$(LIBDIR)/libcriu.so.2
 	ln -sfn libcriu.so.2.0 $(DESTDIR)$(LIBDIR)/libcriu.so
 	install -D -m 0644 target/release/libcriu.a $(DESTDIR)$(LIBDIR)/libcriu.a
 	install -D -m 0644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/criu/criu.h
+	install -m 0644 $(UAPI) $(DESTDIR)$(INCLUDEDIR)/criu/
 	install -D -m 0644 $(BUILD)/criu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/criu.pc
 
 clean:
