@@ -43,6 +43,8 @@ Where this module does not do what upstream pycriu (CRIU 4.2) does
   than opening an iterative one that the closed connection then ends.
 * ``images``: ``libcriu.images`` when that module is installed; otherwise
   ``load``/``loads`` for the ``inventory`` and ``stats-dump`` images only.
+* Not yet here: ``page_server_chld()`` and ``wait_pid()`` (they need the
+  kept-open criu session of the core's migration work).
 """
 
 # The submodules upstream has, loaded here (the shim aliases them).
