@@ -800,6 +800,7 @@ fn rpc_descriptor_set(py: Python<'_>) -> Bound<'_, PyBytes> {
 fn images_descriptor_set(py: Python<'_>) -> Bound<'_, PyBytes> {
     PyBytes::new(py, include_bytes!(concat!(env!("OUT_DIR"), "/pycriu_images.fds")))
 }
+mod migrate;
 
 /// The native part of libcriu; import `libcriu`, not this module.
 #[pymodule]
@@ -811,5 +812,7 @@ fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rpc_descriptor_set, m)?)?;
     m.add_function(wrap_pyfunction!(images_descriptor_set, m)?)?;
     m.add("OPTION_FIELDS", OPTION_FIELDS.concat())?;
+    m.add_class::<migrate::Session>()?;
+    m.add_class::<migrate::LazyPages>()?;
     Ok(())
 }
