@@ -102,6 +102,8 @@ class criu:
         # images_dir_fd is a required field, -1 meaning "not given".
         self.opts = rpc.criu_opts(images_dir_fd=-1)
         self.sk = None
+        # The criu kept open by page_server_chld() for wait_pid().
+        self._session = None
 
     def use_sk(self, sk_name: str = CR_DEFAULT_SERVICE_ADDRESS) -> None:
         """Reach criu through the socket of a ``criu service`` daemon."""
@@ -130,8 +132,11 @@ class criu:
         return options
 
     def _run(self, typ: int, operation: Callable[["_libcriu.Options"], Any]) -> Any:
+        return self._translated(typ, lambda: operation(self._native()))
+
+    def _translated(self, typ: int, call: Callable[[], Any]) -> Any:
         try:
-            return operation(self._native())
+            return call()
         except CriuError as e:
             raise _external(typ, e) from e
         except Exception as e:
@@ -161,3 +166,22 @@ class criu:
         whose ``pid`` is the pid of its root."""
         pid = self._run(rpc.RESTORE, lambda o: o.restore())
         return rpc.criu_restore_resp(pid=pid)
+
+    def page_server_chld(self) -> Any:
+        """Start a page server as a child of a criu kept running for this
+        object (``opts.ps`` gives its address and port, ``opts`` its images
+        directory); returns a ``criu_page_server_info`` with its ``pid`` and
+        ``port``. wait_pid() waits for it on that same criu."""
+        session = _libcriu.Session()
+        pid, port = self._run(rpc.PAGE_SERVER_CHLD, lambda o: session.page_server_chld(o))
+        self._session = session
+        return rpc.criu_page_server_info(pid=pid, port=port)
+
+    def wait_pid(self, pid: int) -> int:
+        """Wait until ``pid``, a page server of page_server_chld(), exits;
+        returns its wait status. criu exits after answering."""
+        session, self._session = self._session, None
+        if session is None:
+            # Only the criu that started a process can wait for it.
+            session = _libcriu.Session()
+        return self._translated(rpc.WAIT_PID, lambda: session.wait_pid(pid))

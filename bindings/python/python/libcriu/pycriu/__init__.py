@@ -43,8 +43,12 @@ Where this module does not do what upstream pycriu (CRIU 4.2) does
   than opening an iterative one that the closed connection then ends.
 * ``images``: ``libcriu.images`` when that module is installed; otherwise
   ``load``/``loads`` for the ``inventory`` and ``stats-dump`` images only.
-* Not yet here: ``page_server_chld()`` and ``wait_pid()`` (they need the
-  kept-open criu session of the core's migration work).
+* ``wait_pid()`` without an earlier ``page_server_chld()`` raises
+  ``CRIUExceptionInternal`` at once (only the criu that started a process
+  can wait for it); upstream starts a criu that fails the request.
+* ``page_server_chld()`` keeps its criu for ``wait_pid()`` only; other
+  requests of the object start a criu of their own (upstream sends them on
+  the kept connection too).
 """
 
 # The submodules upstream has, loaded here (the shim aliases them).
