@@ -163,6 +163,29 @@ def test_dump_and_restore_through_an_unchanged_script(tmp_path: Path, victims: l
     dumped = len(lines(log))
     wait_until("the restored counter to go on", lambda: len(lines(log)) >= dumped + 3)
 
+    # The images this dump wrote read as upstream pycriu reads them.
+    read = both(IMAGES, images=str(images))
+    assert read["stats-dump"]["magic"] == "STATS" and read["stats-dump"]["entries"][0]["dump"]["pages_written"] > 0
+    assert read["inventory.img"]["magic"] == "INVENTORY"
+    assert read["stats-restore"]["entries"][0]["restore"]["forking_time"] >= 0
+    assert read["pretty"] == read["inventory.img"]
+
+
+IMAGES = """
+import os, pycriu
+out = {"module": pycriu.__file__}
+for name in ("stats-dump", "stats-restore", "inventory.img"):
+    with open(os.path.join(ARGS["images"], name), "rb") as f:
+        out[name] = pycriu.images.load(f)
+with open(os.path.join(ARGS["images"], "inventory.img"), "rb") as f:
+    out["pretty"] = pycriu.images.loads(f.read(), pretty=True)
+try:
+    pycriu.images.loads(b"\\x01\\x02\\x03\\x04")
+except pycriu.images.MagicException as e:
+    out["bad magic"] = e.magic
+print(json.dumps(out))
+"""
+
 
 def test_check_works_where_upstream_fails() -> None:
     # Upstream's CHECK request makes criu 4.x fail (criu issue #2758).
