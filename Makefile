@@ -5,7 +5,9 @@
 #   make test    every test: Rust tests, header freshness, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
 #                the examples, the C tests, hostile input/faults/threads,
-#                the Python module
+#                the Python module (from its wheel), CRIU's zdtm suite
+#                through libcriu.pycriu
+#   make wheel   the Python module as an abi3 manylinux wheel (build/wheels/)
 #   make bench   ours beside upstream libcriu, interleaved, as ratios
 #                (bench/results/; never part of make test; needs root)
 #   make install PREFIX=/usr/local
