@@ -257,3 +257,54 @@ def test_every_criu_opts_field_has_a_native_setter() -> None:
     }
     missing = set(rpc.criu_opts.DESCRIPTOR.fields_by_name) - covered - by_hand
     assert not missing, f"criu_opts fields no libcriu.Options method sets: {sorted(missing)}"
+
+
+PAGE_SERVER = """
+import os, pycriu
+server = pycriu.criu()
+server.use_binary(ARGS["criu"])
+server.opts.images_dir_fd = os.open(ARGS["images"], os.O_DIRECTORY)
+server.opts.log_file = "page-server.log"
+server.opts.ps.address = "127.0.0.1"
+server.opts.ps.port = 0
+ps = server.page_server_chld()
+dumper = pycriu.criu()
+dumper.use_binary(ARGS["criu"])
+dumper.opts.images_dir_fd = os.open(ARGS["images"], os.O_DIRECTORY)
+dumper.opts.log_file = "dump.log"
+dumper.opts.pid = ARGS["pid"]
+dumper.opts.ps.address = "127.0.0.1"
+dumper.opts.ps.port = ps.port
+dumper.dump()
+status = server.wait_pid(ps.pid)
+try:
+    pycriu.criu().wait_pid(ps.pid)
+    again = "no error"
+except pycriu.CRIUException as e:
+    again = type(e).__name__
+print(json.dumps({"module": pycriu.__file__, "pid": ps.pid > 0, "port": ps.port > 0,
+                  "exited": os.WIFEXITED(status) and os.WEXITSTATUS(status), "again": again}))
+"""
+
+
+@pytest.mark.parametrize("side", ["ours", "upstream"])
+def test_page_server_chld_then_wait_pid(side: str, tmp_path: Path, victims: list) -> None:
+    """zdtm's --page-server flow: a page server started by page_server_chld()
+    receives a dump's pages, and wait_pid() on the same object gives its
+    exit status."""
+    if side == "upstream" and not UPSTREAM:
+        pytest.skip("PYCRIU_UPSTREAM names no upstream pycriu")
+    log = tmp_path / "counter.log"
+    images = tmp_path / "images"
+    images.mkdir()
+    proc = start(victims, COUNTER, str(log))
+    wait_until("the counter to start", lambda: len(lines(log)) >= 3)
+    search = SHIM if side == "ours" else Path(UPSTREAM)
+    answer = run_script(PAGE_SERVER, search, criu=CRIU_BIN, images=str(images), pid=proc.pid)
+    assert answer["module"].startswith(str(Path(libcriu.__file__).parent)) == (side == "ours")
+    assert (answer["pid"], answer["port"], answer["exited"]) == (True, True, 0), answer
+    # Only the criu that started the page server can wait for it: waiting
+    # through another object fails on both sides.
+    assert answer["again"] == "CRIUExceptionInternal"
+    proc.wait(timeout=20)
+    assert any(p.name.startswith("pages-") for p in images.iterdir()), "the page server wrote the pages"

@@ -44,8 +44,9 @@ Where this module does not do what upstream pycriu (CRIU 4.2) does
 * ``images``: ``libcriu.images`` when that module is installed; otherwise
   ``load``/``loads`` for the ``inventory`` and ``stats-dump`` images only.
 * ``wait_pid()`` without an earlier ``page_server_chld()`` raises
-  ``CRIUExceptionInternal`` at once (only the criu that started a process
-  can wait for it); upstream starts a criu that fails the request.
+  ``CRIUExceptionInternal`` without starting a criu (only the criu that
+  started a process can wait for it); upstream starts one, which drops the
+  connection (the same exception class).
 * ``page_server_chld()`` keeps its criu for ``wait_pid()`` only; other
   requests of the object start a criu of their own (upstream sends them on
   the kept connection too).
