@@ -1270,7 +1270,8 @@ int criu_local_feature_check(struct criu_opts *opts, struct criu_feature_check *
  * served by the dump itself, over the page server port, until the
  * destination has it all; at restore, pages are brought in on demand
  * (from criu's lazy-pages daemon, see `criu_local_start_lazy_pages()`).
- * Named and typed as in criu's proposal (PR #3146).
+ * Named and typed as in criu's proposal (PR #3146); not in upstream
+ * libcriu 4.2.1.
  */
 void criu_local_set_lazy_pages(struct criu_opts *opts, bool lazy_pages);
 
@@ -1279,6 +1280,7 @@ void criu_local_set_lazy_pages(struct criu_opts *opts, bool lazy_pages);
  * byte and which it closes once it is ready: a page server or a lazy dump
  * listens, a restore has the tree running. criu logs that the status fd is
  * obsolete and the `status-ready` notification is preferred; both work.
+ * An addition beyond upstream libcriu.
  */
 void criu_local_set_status_fd(struct criu_opts *opts, int fd);
 
@@ -1289,6 +1291,7 @@ void criu_local_set_status_fd(struct criu_opts *opts, int fd);
  * images directory; it serves one dump, then exits. Returns its pid (0 if
  * it could not be found: criu does not report it) with the port in `*port`
  * (if `port` is not NULL), or a negative error value.
+ * An addition beyond upstream libcriu.
  */
 int criu_local_start_page_server(struct criu_opts *opts, int *port);
 
@@ -1298,6 +1301,7 @@ int criu_local_start_page_server(struct criu_opts *opts, int *port);
  * that `criu_local_wait_pid()` can give its exit status. Returns its pid,
  * with the port in `*port` (if not NULL), or a negative error value.
  * `criu_local_free_opts()` kills it if it was never waited for.
+ * An addition beyond upstream libcriu.
  */
 int criu_local_start_page_server_chld(struct criu_opts *opts, int *port);
 
@@ -1309,12 +1313,14 @@ int criu_local_start_page_server_chld(struct criu_opts *opts, int *port);
  * WIFEXITED() and WEXITSTATUS(); for a lazy-pages daemon that failed,
  * criu_get_last_error() says why), or a negative error value (-EINVAL when
  * these options started no such process).
+ * An addition beyond upstream libcriu.
  */
 int criu_local_wait_pid(struct criu_opts *opts, int pid);
 
 /**
  * Record this CPU's features into the images directory (`cpuinfo.img`;
  * criu's CPUINFO_DUMP request). Returns 0 or a negative error value.
+ * An addition beyond upstream libcriu.
  */
 int criu_local_cpuinfo_dump(struct criu_opts *opts);
 
@@ -1323,6 +1329,7 @@ int criu_local_cpuinfo_dump(struct criu_opts *opts);
  * request, against the `cpuinfo.img` of `criu_local_cpuinfo_dump()`).
  * Returns 0 when it can, -EBADE with errno ENOTSUP when the CPUs differ,
  * or another negative error value.
+ * An addition beyond upstream libcriu.
  */
 int criu_local_cpuinfo_check(struct criu_opts *opts);
 
@@ -1335,46 +1342,55 @@ int criu_local_cpuinfo_check(struct criu_opts *opts);
  * lazy dump). Then restore with `criu_local_set_lazy_pages(opts, true)`;
  * `criu_local_wait_pid()` reaps the daemon once it has served every page,
  * and `criu_local_free_opts()` kills one still running.
+ * An addition beyond upstream libcriu.
  */
 int criu_local_start_lazy_pages(struct criu_opts *opts);
 
 /**
  * `criu_local_set_lazy_pages()` on the process-wide options.
+ * An addition beyond upstream libcriu.
  */
 void criu_set_lazy_pages(bool lazy_pages);
 
 /**
  * `criu_local_set_status_fd()` on the process-wide options.
+ * An addition beyond upstream libcriu.
  */
 void criu_set_status_fd(int fd);
 
 /**
  * `criu_local_start_page_server()` on the process-wide options.
+ * An addition beyond upstream libcriu.
  */
 int criu_start_page_server(int *port);
 
 /**
  * `criu_local_start_page_server_chld()` on the process-wide options.
+ * An addition beyond upstream libcriu.
  */
 int criu_start_page_server_chld(int *port);
 
 /**
  * `criu_local_wait_pid()` on the process-wide options.
+ * An addition beyond upstream libcriu.
  */
 int criu_wait_pid(int pid);
 
 /**
  * `criu_local_cpuinfo_dump()` on the process-wide options.
+ * An addition beyond upstream libcriu.
  */
 int criu_cpuinfo_dump(void);
 
 /**
  * `criu_local_cpuinfo_check()` on the process-wide options.
+ * An addition beyond upstream libcriu.
  */
 int criu_cpuinfo_check(void);
 
 /**
  * `criu_local_start_lazy_pages()` on the process-wide options.
+ * An addition beyond upstream libcriu.
  */
 int criu_start_lazy_pages(void);
 

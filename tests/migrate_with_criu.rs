@@ -29,12 +29,18 @@ fn ip(args: &[&str]) {
 }
 
 impl Hosts {
-    fn new(tag: &str) -> Hosts {
+    /// The two hosts, or `None` (the test then reports itself skipped) where
+    /// network namespaces cannot be made.
+    fn new(tag: &str) -> Option<Hosts> {
         let id = std::process::id();
         let hosts = Hosts { names: [format!("lcrs-{tag}-src-{id}"), format!("lcrs-{tag}-dst-{id}")] };
         let (a, b) = (format!("ls{id}{}", &tag[..1]), format!("ld{id}{}", &tag[..1]));
         for ns in &hosts.names {
-            ip(&["netns", "add", ns]);
+            let made = Command::new("ip").args(["netns", "add", ns]).status().is_ok_and(|s| s.success());
+            if !made {
+                eprintln!("skipped: `ip netns add` fails here, so there are no two hosts to migrate between");
+                return None;
+            }
             ip(&["-n", ns, "link", "set", "lo", "up"]);
         }
         ip(&["link", "add", &a, "netns", &hosts.names[0], "type", "veth", "peer", "name", &b, "netns", &hosts.names[1]]);
@@ -42,13 +48,12 @@ impl Hosts {
             ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", link]);
             ip(&["-n", ns, "link", "set", link, "up"]);
         }
-        hosts
+        Some(hosts)
     }
 
-    /// Move the calling thread into host `which` (0: source, 1: destination).
-    fn enter(&self, which: usize) {
-        let ns = File::open(format!("/run/netns/{}", self.names[which])).unwrap();
-        assert_eq!(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns: {}", std::io::Error::last_os_error());
+    /// The network namespace of host `which` (0: source, 1: destination).
+    fn ns(&self, which: usize) -> File {
+        File::open(format!("/run/netns/{}", self.names[which])).unwrap()
     }
 }
 
@@ -194,6 +199,7 @@ fn a_daemon_page_server_answers_with_the_port_the_kernel_chose() {
     o.set_page_server_address_port("127.0.0.1", 0);
     let server = ops::start_page_server(&mut o).expect("PAGE_SERVER");
     assert!(server.port > 0 && server.pid > 0, "{server:?}");
+    register(server.pid as u32);
     let cmdline = std::fs::read_to_string(format!("/proc/{}/cmdline", server.pid)).unwrap();
     assert!(cmdline.contains("page-server"), "pid {} is the page server: {cmdline:?}", server.pid);
     // It listens: a connection is accepted (and, with no pages, it exits).
@@ -235,11 +241,12 @@ fn a_wrong_page_server_port_fails_the_dump_cleanly_and_the_process_runs_on() {
     reap(pid);
 }
 
-/// Run `body` on a thread inside host `which`.
-fn on_host<T: Send + 'static>(hosts: &std::sync::Arc<Hosts>, which: usize, body: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
-    let hosts = hosts.clone();
+/// Run `body` on a thread inside host `which`. The thread holds the
+/// namespace open, not the hosts: a failing test still removes them.
+fn on_host<T: Send + 'static>(hosts: &Hosts, which: usize, body: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+    let ns = hosts.ns(which);
     std::thread::spawn(move || {
-        hosts.enter(which);
+        assert_eq!(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns: {}", std::io::Error::last_os_error());
         body()
     })
 }
@@ -260,7 +267,7 @@ fn dirs(name: &str) -> Dirs {
 #[test]
 fn a_process_moves_to_another_host_through_the_page_server() {
     become_subreaper();
-    let hosts = std::sync::Arc::new(Hosts::new("eager"));
+    let Some(hosts) = Hosts::new("eager") else { return };
     let d = dirs("two-hosts");
     let log = d.src.parent().unwrap().join("counter.log");
 
@@ -284,6 +291,15 @@ fn a_process_moves_to_another_host_through_the_page_server() {
         let pid = start_patterned(&log2, 32);
         wait_until("the victim to start", || counters(&log2) >= 2);
         let images = File::open(&src).unwrap();
+        // First a port nobody listens on there: a clean failure, and the
+        // process runs on.
+        let mut wrong = dir_options(&images, "wrong-port.log");
+        let unused = if server.port < 65535 { server.port + 1 } else { 1024 };
+        wrong.set_pid(pid as i32).set_page_server_address_port(DEST_ADDR, unused);
+        let err = ops::dump(&mut wrong).expect_err("a dump to a port nobody listens on");
+        assert!(err.to_string().contains("Can't connect to server"), "{err}");
+        let before = counters(&log2);
+        wait_until("the process to run on", || counters(&log2) > before + 2);
         let mut o = dir_options(&images, "dump.log");
         o.set_pid(pid as i32).set_page_server_address_port(DEST_ADDR, server.port);
         ops::cpuinfo_dump(&mut dir_options(&images, "cpuinfo.log")).expect("cpuinfo dump");
@@ -351,6 +367,19 @@ impl Drop for PipeMaxSize {
     }
 }
 
+/// The criu this process started for a dump (it calls itself `criu: dump`).
+fn dump_criu() -> u32 {
+    let children = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| c.split_whitespace().filter_map(|p| p.parse::<u32>().ok()).collect::<Vec<_>>());
+    let mut found = children.filter(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"criu: dump"))
+    });
+    found.next().expect("the dump's criu is our child")
+}
+
 #[test]
 fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
     let lazy = ops::feature_check(&mut options(), ops::Features { lazy_pages: true, ..Default::default() }).unwrap();
@@ -360,7 +389,7 @@ fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
     }
     become_subreaper();
     let _pipes = PipeMaxSize::at_least(4 << 20);
-    let hosts = std::sync::Arc::new(Hosts::new("lazy"));
+    let Some(hosts) = Hosts::new("lazy") else { return };
     let d = dirs("two-hosts-lazy");
     let log = d.src.parent().unwrap().join("counter.log");
     let port = on_host(&hosts, 0, free_port).join().unwrap();
@@ -369,12 +398,19 @@ fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
     // has them all, and says when it listens with `status-ready`.
     let (ready_tx, ready_rx) = mpsc::channel();
     let (src, log2) = (d.src.clone(), log.clone());
+    // The status fd says the same as the notification, with a byte.
+    let (status_r, status_w) = cloexec_pipe();
+    let status_fd = status_w.as_raw_fd();
     let source = on_host(&hosts, 0, move || {
         let (outer, pid) = start_patterned_in_pidns(&log2, 32);
         wait_until("the victim to start", || counters(&log2) >= 2);
         let images = File::open(&src).unwrap();
         let mut o = dir_options(&images, "dump.log");
         o.set_pid(pid as i32).set_lazy_pages(true).set_page_server_address_port(SOURCE_ADDR, port);
+        o.set_status_fd(status_fd);
+        // Should the destination fail, the dump would serve pages forever:
+        // the library kills its criu after this long.
+        o.set_reply_timeout(Some(std::time::Duration::from_secs(120)));
         let tx = ready_tx.clone();
         o.set_notify(Box::new(move |n, _| {
             if n.action() == "status-ready" {
@@ -385,9 +421,16 @@ fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
         (outer, ops::dump(&mut o))
     });
     let (outer, pid) = ready_rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the lazy dump becomes ready");
-    // Should the test fail, the victims die with it and the dump ends.
+    // Should the test fail, the victims die with it, and so does the dump's
+    // criu, which would otherwise hold the frozen tree while it waits.
     register(outer);
     register(pid);
+    register(dump_criu());
+    drop(status_w);
+    let mut pfd = libc::pollfd { fd: status_r.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    assert_eq!(unsafe { libc::poll(&mut pfd, 1, 30_000) }, 1, "no status byte");
+    let mut byte = [1u8];
+    assert_eq!(nix::unistd::read(status_r.as_raw_fd(), &mut byte), Ok(1), "the status fd got its byte");
     let local: u64 = images_of(&d.src)
         .iter()
         .filter(|n| n.starts_with("pages-"))

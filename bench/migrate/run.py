@@ -208,7 +208,11 @@ def main():
             })
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    result = {"rows": rows, "quick": quick, "brief": brief}
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    meta = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}, {os.cpu_count()} CPUs, "
+            f"{'--quick' if quick else '--brief' if brief else 'full'} run, load average at the end "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}. Medians (min–max); ratios ours/CLI per round.")
+    result = {"rows": rows, "quick": quick, "brief": brief, "meta": meta}
     fmt = lambda s, unit="": f"{s['median']:.1f}{unit} ({s['min']:.1f}–{s['max']:.1f})"
     ratio = lambda s: f"**{s['median']:.3f}** ({s['min']:.3f}–{s['max']:.3f})"
     lines = ["| migration to a page server | ours total | cli total | ours/cli total | ours frozen | cli frozen | ours/cli frozen |",
@@ -218,7 +222,7 @@ def main():
                      f"{fmt(row['total_ms']['cli'], ' ms')} | {ratio(row['ratio_total'])} | "
                      f"{fmt(row['frozen_ms']['ours'], ' ms')} | {fmt(row['frozen_ms']['cli'], ' ms')} | "
                      f"{ratio(row['ratio_frozen'])} |")
-    md = "\n".join(lines) + "\n"
+    md = meta + "\n\n" + "\n".join(lines) + "\n"
     print(md)
     if json_out:
         with open(json_out, "w") as f:

@@ -67,7 +67,8 @@ fn report(server: PageServer, port: *mut c_int) -> c_int {
 /// served by the dump itself, over the page server port, until the
 /// destination has it all; at restore, pages are brought in on demand
 /// (from criu's lazy-pages daemon, see `criu_local_start_lazy_pages()`).
-/// Named and typed as in criu's proposal (PR #3146).
+/// Named and typed as in criu's proposal (PR #3146); not in upstream
+/// libcriu 4.2.1.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_set_lazy_pages(opts: *mut criu_opts, lazy_pages: bool) {
     with_opts(opts, (), |o| {
@@ -79,6 +80,7 @@ pub unsafe extern "C" fn criu_local_set_lazy_pages(opts: *mut criu_opts, lazy_pa
 /// byte and which it closes once it is ready: a page server or a lazy dump
 /// listens, a restore has the tree running. criu logs that the status fd is
 /// obsolete and the `status-ready` notification is preferred; both work.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_set_status_fd(opts: *mut criu_opts, fd: c_int) {
     with_opts(opts, (), |o| {
@@ -92,6 +94,7 @@ pub unsafe extern "C" fn criu_local_set_status_fd(opts: *mut criu_opts, fd: c_in
 /// images directory; it serves one dump, then exits. Returns its pid (0 if
 /// it could not be found: criu does not report it) with the port in `*port`
 /// (if `port` is not NULL), or a negative error value.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_start_page_server(opts: *mut criu_opts, port: *mut c_int) -> c_int {
     run(opts, |o| op_result(migrate::start_page_server(o), |server| report(server, port)))
@@ -102,6 +105,7 @@ pub unsafe extern "C" fn criu_local_start_page_server(opts: *mut criu_opts, port
 /// that `criu_local_wait_pid()` can give its exit status. Returns its pid,
 /// with the port in `*port` (if not NULL), or a negative error value.
 /// `criu_local_free_opts()` kills it if it was never waited for.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_start_page_server_chld(opts: *mut criu_opts, port: *mut c_int) -> c_int {
     run(opts, |o| with_started(opts, |s| op_result(s.session.page_server_chld(o), |server| report(server, port))))
@@ -114,6 +118,7 @@ pub unsafe extern "C" fn criu_local_start_page_server_chld(opts: *mut criu_opts,
 /// WIFEXITED() and WEXITSTATUS(); for a lazy-pages daemon that failed,
 /// criu_get_last_error() says why), or a negative error value (-EINVAL when
 /// these options started no such process).
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_wait_pid(opts: *mut criu_opts, pid: c_int) -> c_int {
     run(opts, |_| {
@@ -137,6 +142,7 @@ pub unsafe extern "C" fn criu_local_wait_pid(opts: *mut criu_opts, pid: c_int) -
 
 /// Record this CPU's features into the images directory (`cpuinfo.img`;
 /// criu's CPUINFO_DUMP request). Returns 0 or a negative error value.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_cpuinfo_dump(opts: *mut criu_opts) -> c_int {
     run(opts, |o| op_result(migrate::cpuinfo_dump(o), |_| 0))
@@ -146,6 +152,7 @@ pub unsafe extern "C" fn criu_local_cpuinfo_dump(opts: *mut criu_opts) -> c_int 
 /// request, against the `cpuinfo.img` of `criu_local_cpuinfo_dump()`).
 /// Returns 0 when it can, -EBADE with errno ENOTSUP when the CPUs differ,
 /// or another negative error value.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_cpuinfo_check(opts: *mut criu_opts) -> c_int {
     run(opts, |o| op_result(migrate::cpuinfo_check(o), |_| 0))
@@ -159,6 +166,7 @@ pub unsafe extern "C" fn criu_local_cpuinfo_check(opts: *mut criu_opts) -> c_int
 /// lazy dump). Then restore with `criu_local_set_lazy_pages(opts, true)`;
 /// `criu_local_wait_pid()` reaps the daemon once it has served every page,
 /// and `criu_local_free_opts()` kills one still running.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_start_lazy_pages(opts: *mut criu_opts) -> c_int {
     run(opts, |o| {
@@ -174,48 +182,56 @@ pub unsafe extern "C" fn criu_local_start_lazy_pages(opts: *mut criu_opts) -> c_
 }
 
 /// `criu_local_set_lazy_pages()` on the process-wide options.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub extern "C" fn criu_set_lazy_pages(lazy_pages: bool) {
     with_global(|opts| unsafe { criu_local_set_lazy_pages(opts, lazy_pages) })
 }
 
 /// `criu_local_set_status_fd()` on the process-wide options.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub extern "C" fn criu_set_status_fd(fd: c_int) {
     with_global(|opts| unsafe { criu_local_set_status_fd(opts, fd) })
 }
 
 /// `criu_local_start_page_server()` on the process-wide options.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_start_page_server(port: *mut c_int) -> c_int {
     with_global(|opts| unsafe { criu_local_start_page_server(opts, port) })
 }
 
 /// `criu_local_start_page_server_chld()` on the process-wide options.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_start_page_server_chld(port: *mut c_int) -> c_int {
     with_global(|opts| unsafe { criu_local_start_page_server_chld(opts, port) })
 }
 
 /// `criu_local_wait_pid()` on the process-wide options.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub extern "C" fn criu_wait_pid(pid: c_int) -> c_int {
     with_global(|opts| unsafe { criu_local_wait_pid(opts, pid) })
 }
 
 /// `criu_local_cpuinfo_dump()` on the process-wide options.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub extern "C" fn criu_cpuinfo_dump() -> c_int {
     with_global(|opts| unsafe { criu_local_cpuinfo_dump(opts) })
 }
 
 /// `criu_local_cpuinfo_check()` on the process-wide options.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub extern "C" fn criu_cpuinfo_check() -> c_int {
     with_global(|opts| unsafe { criu_local_cpuinfo_check(opts) })
 }
 
 /// `criu_local_start_lazy_pages()` on the process-wide options.
+/// An addition beyond upstream libcriu.
 #[no_mangle]
 pub extern "C" fn criu_start_lazy_pages() -> c_int {
     with_global(|opts| unsafe { criu_local_start_lazy_pages(opts) })

@@ -226,6 +226,131 @@ static void lazy_pages_without_a_dump(void)
 	passed++;
 }
 
+/* Counts into a file: what a restored process does is seen there (shared
+ * memory is the restored copy's own). */
+static char count_file[4096];
+
+static void count_to_file(void)
+{
+	char line[32];
+	unsigned long n = 0;
+	int fd = open(count_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	for (;;) {
+		int len = snprintf(line, sizeof(line), "%20lu\n", ++n);
+		if (pwrite(fd, line, len, 0) != len)
+			_exit(1);
+		sleep_ms(10);
+	}
+}
+
+static unsigned long file_count(void)
+{
+	char line[32] = "";
+	int fd = open(count_file, O_RDONLY);
+	if (fd >= 0) {
+		if (read(fd, line, sizeof(line) - 1) < 0)
+			line[0] = 0;
+		close(fd);
+	}
+	return strtoul(line, NULL, 10);
+}
+
+/* A lazy restore from local images: the daemon serves the pages, the
+ * restored process counts on, and criu_local_wait_pid() reaps the daemon. */
+static void lazy_restore_from_images(void)
+{
+	const char *name = "a lazy restore through criu_local_start_lazy_pages; wait_pid reaps the daemon";
+	char *images = dir("lazy-local");
+	criu_opts *dump = new_opts(images, "dump.log"), *daemon_opts = new_opts(images, "lazy-pages.log"),
+		  *restore = new_opts(images, "restore.log");
+	struct criu_feature_check lazy = { .lazy_pages = true };
+	unsigned long at_dump;
+	int ret, daemon, restored, status;
+	pid_t pid;
+
+	CHECK(name, dump && daemon_opts && restore, "options");
+	if (criu_local_feature_check(dump, &lazy, sizeof(lazy)) < 0 || !lazy.lazy_pages) {
+		printf("ok %s # skipped: criu reports no lazy pages here\n", name);
+		passed++;
+		return;
+	}
+	snprintf(count_file, sizeof(count_file), "%s/lazy-counter", work);
+	pid = start_child(count_to_file);
+	while (file_count() < 3)
+		sleep_ms(10);
+	criu_local_set_pid(dump, pid);
+	ret = criu_local_dump(dump);
+	waitpid(pid, NULL, 0);
+	CHECK(name, ret == 0, "dump returned %d", ret);
+	at_dump = file_count();
+
+	daemon = criu_local_start_lazy_pages(daemon_opts);
+	CHECK(name, daemon > 0, "start_lazy_pages returned %d", daemon);
+	criu_local_set_lazy_pages(restore, true);
+	restored = criu_local_restore(restore);
+	CHECK(name, restored == pid, "lazy restore returned %d", restored);
+	for (int i = 0; i < 400 && file_count() <= at_dump + 2; i++)
+		sleep_ms(10);
+	ret = file_count() > at_dump + 2;
+	kill(restored, SIGKILL);
+	CHECK(name, ret, "the restored process does not count on");
+	status = criu_local_wait_pid(daemon_opts, daemon);
+	CHECK(name, status == 0, "the lazy-pages daemon ended with %d", status);
+	criu_local_free_opts(dump);
+	criu_local_free_opts(daemon_opts);
+	criu_local_free_opts(restore);
+	printf("ok %s\n", name);
+	passed++;
+}
+
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void nothing_left_behind(void)
+{
+	const char *name = "page servers waited for and failed lazy-pages daemons leave no fd or child";
+	char *images = dir("hygiene");
+	int dir_fd = open(images, O_DIRECTORY), before, after, i;
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+
+	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+	before = open_fds();
+	for (i = 0; i < 5; i++) {
+		criu_opts *o = NULL;
+		int port = 0, ps, sk, status;
+
+		criu_local_init_opts(&o);
+		criu_local_set_service_binary(o, criu_bin);
+		criu_local_set_images_dir_fd(o, dir_fd);
+		criu_local_set_page_server_address_port(o, "127.0.0.1", 0);
+		ps = criu_local_start_page_server_chld(o, &port);
+		CHECK(name, ps > 0, "start_page_server_chld returned %d", ps);
+		/* A client that sends nothing: the page server exits cleanly. */
+		sk = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		addr.sin_port = htons(port);
+		CHECK(name, connect(sk, (struct sockaddr *)&addr, sizeof(addr)) == 0, "connect: %s", strerror(errno));
+		close(sk);
+		status = criu_local_wait_pid(o, ps);
+		CHECK(name, status >= 0, "wait_pid returned %d", status);
+		CHECK(name, criu_local_start_lazy_pages(o) == -EBADE, "start_lazy_pages with no dump succeeded");
+		criu_local_free_opts(o);
+	}
+	after = open_fds();
+	CHECK(name, before == after, "%d descriptors before, %d after", before, after);
+	CHECK(name, waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD, "a child is left");
+	close(dir_fd);
+	printf("ok %s\n", name);
+	passed++;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -239,6 +364,8 @@ int main(int argc, char **argv)
 	cpuinfo_globals();
 	wrong_port();
 	lazy_pages_without_a_dump();
+	lazy_restore_from_images();
+	nothing_left_behind();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }

@@ -77,3 +77,22 @@ def test_the_python_example_moves_a_process(tmp_path: Path) -> None:
     if restored:
         stop(int(restored.group(1)))  # reparented to us, the subreaper
     assert run.returncode == 0 and "it continued counting" in run.stdout, run.stdout + run.stderr
+
+
+def test_a_lazy_restore_with_the_lazy_pages_daemon(tmp_path: Path, victims: list) -> None:
+    if not options().feature_check(lazy_pages=True)["lazy_pages"]:
+        pytest.skip("criu reports no lazy pages here (criu check --feature uffd-noncoop fails)")
+    log = tmp_path / "counter.log"
+    proc = start(victims, COUNTER, str(log))
+    wait_until("the counter to start", lambda: len(lines(log)) >= 3)
+    options(pid=proc.pid, images_dir=tmp_path, log_file="dump.log").dump()
+    reap_dumped(proc)
+    dumped = len(lines(log))
+
+    daemon = options(images_dir=tmp_path, log_file="lazy-pages.log").start_lazy_pages()
+    assert daemon.pid > 0 and daemon.poll() is None, "ready, and still serving"
+    restored = options(images_dir=tmp_path, log_file="restore.log", lazy_pages=True).restore()
+    victims.append(restored)
+    wait_until("the counter to carry on", lambda: len(lines(log)) >= dumped + 3)
+    daemon.wait()  # every page served, clean exit
+    assert daemon.poll() is True
