@@ -5,7 +5,9 @@
 #   make test    every test: Rust tests, header freshness, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
 #                the examples, the C tests, hostile input/faults/threads,
-#                the Python module, every CRIU image against upstream crit
+#                the Python module (from its wheel), CRIU's zdtm suite
+#                through libcriu.pycriu, every CRIU image against upstream crit
+#   make wheel   the Python module as an abi3 manylinux wheel (build/wheels/)
 #   make bench   ours beside upstream libcriu, interleaved, as ratios
 #                (bench/results/; never part of make test; needs root)
 #   make install PREFIX=/usr/local
@@ -27,7 +29,7 @@ VERSION := $(shell sed -n 's/^\#define CRIU_VERSION "\(.*\)"$$/\1/p' $(HEADER))
 RUST_SRC := $(shell find src proto -type f) Cargo.toml Cargo.lock build.rs
 
 .PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-install test-examples test-c test-python test-hostile test-images fuzz \
-        header install clean bench
+        header install clean bench wheel test-zdtm
 
 all: lib
 
@@ -47,7 +49,7 @@ criu: $(BUILD)/criu-env
 	@cat $<
 
 target/release/libcriu.so: $(RUST_SRC) $(BUILD)/.deps
-	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked --features protobuf-c
 
 $(LIB): target/release/libcriu.so
 	@mkdir -p $(dir $@)
@@ -62,7 +64,7 @@ header:
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-rust test-header test-diff test-upstream test-install test-examples test-c test-hostile test-python test-images
+test: test-rust test-header test-diff test-upstream test-install test-examples test-c test-hostile test-python test-zdtm test-images
 
 test-rust: $(BUILD)/criu-env
 	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN CRIU_OLD_BIN=$$CRIU_OLD_BIN $(CARGO) test --locked --lib --tests
@@ -107,9 +109,19 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	fuzz/run $(FUZZ_SECONDS)
 
-# A fresh venv, `pip install ./bindings/python`, pytest against the real criu.
+# The wheel, installed into a fresh venv without Rust on PATH, pytest
+# against the real criu (and libcriu.pycriu beside upstream pycriu).
 test-python: $(BUILD)/criu-env $(BUILD)/.deps
 	bindings/python/run-tests $(BUILD)/criu-env
+
+# The abi3 manylinux wheel of the Python module, into build/wheels.
+wheel: $(BUILD)/.deps
+	bindings/python/build-wheel
+
+# CRIU's own test suite (zdtm.py run --rpc) driving criu through
+# libcriu.pycriu, beside the same list through upstream pycriu.
+test-zdtm: $(BUILD)/criu-env $(BUILD)/.deps
+	tests/zdtm/run $(BUILD)/criu-env
 
 bench: lib $(BUILD)/criu-env
 	bench/run $(BUILD)/criu-env

@@ -390,19 +390,10 @@ def tmpfile_throughput(quick):
     tar with gzip (no upstream counterpart: CRIU has no tmp-file option).
     bench/tmpfile/run.py measures it, with its own handling of the traps;
     here it runs with fewer rounds and its rows join the table."""
-    out = os.path.join(BUILD, "tmpfile.json")
-    if os.path.exists(out):
-        os.unlink(out)
-    cmd = ["nice", "-n", "-10", sys.executable, os.path.join(BENCH, "tmpfile", "run.py"),
-           "--quick" if quick else "--brief", "--json", out]
-    log("tmp-file throughput: bench/tmpfile/run.py " + " ".join(cmd[5:]))
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0 or not os.path.exists(out):
-        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return [{"id": "tmpfile-throughput", "title": "tmp-file save/put-back throughput",
-                 "group": "tmp-file", "status": f"failed: {why}"}]
-    with open(out) as f:
-        result = json.load(f)
+    failed = {"id": "tmpfile-throughput", "title": "tmp-file save/put-back throughput", "group": "tmp-file"}
+    result = sub_bench("tmpfile", ["tmpfile/run.py"], quick, failed)
+    if result is None:
+        return [failed]
     rows = []
     for t in result["rows"]:
         step = t["step"].replace(" ", "-")
@@ -447,24 +438,43 @@ def images_decode(env_file, quick):
     return [row]
 
 
+def sub_bench(name, script_args, quick, failed_row):
+    """Run bench/<script_args[0]> (a benchmark with its own handling of the
+    traps) in --brief (or --quick) mode, writing JSON to build/<name>.json;
+    its result, or None after adding `failed_row` with the reason to it."""
+    out = os.path.join(BUILD, f"{name}.json")
+    if os.path.exists(out):
+        os.unlink(out)
+    args = [os.path.join(BENCH, script_args[0]), *script_args[1:], "--quick" if quick else "--brief", "--json", out]
+    log(f"{name}: bench/{script_args[0]} " + " ".join(args[1:]))
+    done = subprocess.run(["nice", "-n", "-10", sys.executable, *args],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0 or not os.path.exists(out):
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        failed_row["status"] = f"failed: {why}"
+        return None
+    with open(out) as f:
+        return json.load(f)
+
+
+def pycriu_calls(env_file, quick):
+    """libcriu.pycriu beside upstream pycriu from a small and a 1 GiB Python
+    caller (bench/pycriu/run.py, which needs the venv tests/zdtm/run makes);
+    its rows join the table."""
+    failed = {"id": "pycriu-dump", "title": "pycriu dump() calls", "group": "pycriu"}
+    result = sub_bench("pycriu", ["pycriu/run.py", env_file], quick, failed)
+    return [failed] if result is None else result["rows"]
+
+
 def migration(env_file, quick):
     """A process of 64 and 256 MiB dumped to a page server, through ours and
     through the criu CLI (no upstream counterpart: upstream libcriu cannot
     start a page server). bench/migrate/run.py measures it; its rows join
     the table with total and frozen time as ratios ours/cli."""
-    out = os.path.join(BUILD, "migrate.json")
-    if os.path.exists(out):
-        os.unlink(out)
-    cmd = ["nice", "-n", "-10", sys.executable, os.path.join(BENCH, "migrate", "run.py"), env_file,
-           "--quick" if quick else "--brief", "--json", out]
-    log("migration: bench/migrate/run.py " + " ".join(cmd[6:]))
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0 or not os.path.exists(out):
-        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return [{"id": "migrate", "title": "migration to a page server", "group": "migrate",
-                 "status": f"failed: {why}"}]
-    with open(out) as f:
-        result = json.load(f)
+    failed = {"id": "migrate", "title": "migration to a page server", "group": "migrate"}
+    result = sub_bench("migrate", ["migrate/run.py", env_file], quick, failed)
+    if result is None:
+        return [failed]
     rows = []
     for t in result["rows"]:
         vs = lambda s: "{median:.3f} ({min:.3f}–{max:.3f})".format(**s)
@@ -834,6 +844,7 @@ def main():
         rows += dump_restore(b, env, quick)
         rows += tmpfile_throughput(quick)
         rows += images_decode(os.path.abspath(args[0]), quick)
+        rows += pycriu_calls(args[0], quick)
         rows += migration(args[0], quick)
         rows += footprint(b, env, quick)
     finally:

@@ -106,11 +106,6 @@ typedef struct criu_opts criu_opts;
 #define CRIU_VERSION_SUBLEVEL 1
 
 /**
- * Head of every image but inventory.img in the v1.1 layout.
- */
-#define IMG_COMMON_MAGIC 1414939417
-
-/**
  * inventory.img (no common magic before it).
  */
 #define INVENTORY_MAGIC 1479618838

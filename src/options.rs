@@ -102,6 +102,11 @@ impl fmt::Debug for Options {
     }
 }
 
+// Each table below generates the core's methods and also an exported macro
+// (`for_each_value_option!`, `for_each_text_option!`, `for_each_list_option!`)
+// that hands the same lines to a macro of the caller's: that is how the
+// Python module gets one method per option without a list of its own.
+
 /// Setters that store one value in an optional field of `criu_opts`.
 macro_rules! value_options {
     ($( $(#[$doc:meta])* $setter:ident => $field:ident : $ty:ty; )*) => {
@@ -110,6 +115,13 @@ macro_rules! value_options {
                 self.rpc.$field = Some(value.into());
                 self
             } )*
+        }
+
+        /// Calls `$callback!` with the table of plain-value options
+        /// (`doc comments  setter => field : type;` per option).
+        #[macro_export]
+        macro_rules! for_each_value_option {
+            ($callback:ident) => { $callback! { $( $(#[$doc])* $setter => $field : $ty; )* } };
         }
     };
 }
@@ -123,6 +135,13 @@ macro_rules! text_options {
                 self
             } )*
         }
+
+        /// Calls `$callback!` with the table of string options
+        /// (`doc comments  setter => field;` per option).
+        #[macro_export]
+        macro_rules! for_each_text_option {
+            ($callback:ident) => { $callback! { $( $(#[$doc])* $setter => $field; )* } };
+        }
     };
 }
 
@@ -134,6 +153,13 @@ macro_rules! list_options {
                 self.rpc.$field.push(value.to_owned());
                 self
             } )*
+        }
+
+        /// Calls `$callback!` with the table of repeated-string options
+        /// (`doc comments  adder => field;` per option).
+        #[macro_export]
+        macro_rules! for_each_list_option {
+            ($callback:ident) => { $callback! { $( $(#[$doc])* $adder => $field; )* } };
         }
     };
 }
@@ -475,6 +501,28 @@ impl Options {
     }
 }
 
+/// Whole `criu_opts` messages, for callers that build the request options
+/// themselves (the pycriu-compatible Python module hands over the message
+/// its scripts filled in).
+impl Options {
+    /// Replace every criu option at once with `rpc`. What only the library
+    /// knows (how to reach criu, the notify callback, tmp files, the reply
+    /// timeout) stays. Nothing is checked: criu judges the message, as it
+    /// does a message from any other RPC client.
+    pub fn set_request_options(&mut self, rpc: rpc::CriuOpts) -> &mut Self {
+        self.rpc = rpc;
+        self
+    }
+
+    /// [`Options::set_request_options`] from the message's wire form. Bytes
+    /// that do not decode as a `criu_opts` message are an invalid argument.
+    pub fn set_request_options_bytes(&mut self, bytes: &[u8]) -> Result<&mut Self> {
+        let rpc = <rpc::CriuOpts as prost::Message>::decode(bytes)
+            .map_err(|e| Error::InvalidArgument(format!("not a criu_opts message: {e}")))?;
+        Ok(self.set_request_options(rpc))
+    }
+}
+
 /// A missing path as the dump would have recorded it: absolute, with its
 /// deepest existing ancestor's symlinks resolved.
 fn resolve_missing(path: &Path) -> Result<PathBuf> {
@@ -579,6 +627,20 @@ mod tests {
         assert!(o.add_external("file[1:2").is_err());
         assert!(o.add_external("file[1:2]x").is_err());
         assert!(o.rpc.external.is_empty());
+    }
+
+    #[test]
+    fn whole_request_options_replace_the_message_only() {
+        let mut sent = rpc::CriuOpts { pid: Some(7), images_dir_fd: 3, ..Default::default() };
+        sent.external.push("file[1:2]".into());
+        let bytes = prost::Message::encode_to_vec(&sent);
+        let mut o = Options::new();
+        o.set_service_address("/tmp/sock").set_log_file("old.log");
+        o.set_request_options_bytes(&bytes).unwrap();
+        assert_eq!(o.request_options(), &sent);
+        assert_eq!(o.service(), &Service::Socket(PathBuf::from("/tmp/sock")));
+        assert!(o.set_request_options_bytes(b"\x08").is_err(), "a truncated message is refused");
+        assert_eq!(o.request_options(), &sent, "a refused message changes nothing");
     }
 
     #[test]

@@ -2,3 +2,8 @@
 #![allow(missing_docs, clippy::all)]
 
 include!(concat!(env!("OUT_DIR"), "/_.rs"));
+
+/// proto/rpc.proto as a serialized `FileDescriptorSet`: what a protobuf
+/// runtime of another language needs to build the same message classes
+/// (the Python module's pycriu-compatible `rpc`).
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rpc.fds"));

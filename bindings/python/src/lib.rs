@@ -20,7 +20,7 @@ use criu::{ops, Error, Features, Notification};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString, PyTuple};
 use pyo3::PyTraverseError;
 
 mod images;
@@ -149,121 +149,69 @@ impl Options {
     }
 }
 
-/// Setters that hand one plain value to the core method of the same name.
+// One method per option of the core's tables (src/options.rs), generated
+// from those tables: an option added there appears here, with its doc
+// comment, without a line of this file changing. Each macro walks its table
+// one line at a time, so that the few options this class takes in a
+// Python-specific form (directories as a path or a descriptor) can be left
+// to their hand-written methods below.
+
+/// One method per plain-value option (bool, int).
 macro_rules! value_setters {
-    ($( $(#[$doc:meta])* $name:ident($ty:ty); )*) => {
+    () => {};
+    ($(#[$doc:meta])* set_work_dir_fd => $field:ident : $ty:ty; $($rest:tt)*) => {
+        value_setters! { $($rest)* }
+    };
+    ($(#[$doc:meta])* $setter:ident => $field:ident : $ty:ty; $($rest:tt)*) => {
         #[pymethods]
         impl Options {
-            $( $(#[$doc])* fn $name(&mut self, value: $ty) -> PyResult<()> {
-                self.core()?.$name(value);
+            $(#[$doc])* fn $setter(&mut self, value: $ty) -> PyResult<()> {
+                self.core()?.$setter(value);
                 Ok(())
-            } )*
+            }
         }
+        value_setters! { $($rest)* }
     };
 }
 
-/// Setters and adders that hand one string to the core method of the same name.
+/// One method per string option and per repeated-string option; strings
+/// may be given as paths (os.PathLike) too.
 macro_rules! text_setters {
-    ($( $(#[$doc:meta])* $name:ident($ty:ty); )*) => {
+    () => {};
+    ($(#[$doc:meta])* set_images_dir => $field:ident; $($rest:tt)*) => {
+        text_setters! { $($rest)* }
+    };
+    ($(#[$doc:meta])* $setter:ident => $field:ident; $($rest:tt)*) => {
         #[pymethods]
         impl Options {
-            $( $(#[$doc])* fn $name(&mut self, value: $ty) -> PyResult<()> {
-                self.core()?.$name(value.as_ref());
+            $(#[$doc])* fn $setter(&mut self, value: PathText) -> PyResult<()> {
+                self.core()?.$setter(value.as_ref());
                 Ok(())
-            } )*
+            }
         }
+        text_setters! { $($rest)* }
     };
 }
 
-value_setters! {
-    /// The pid of the root of the tree to dump (default: the caller itself).
-    set_pid(i32);
-    /// Keep the tree running after a dump.
-    set_leave_running(bool);
-    /// Allow external unix sockets.
-    set_ext_unix_sk(bool);
-    /// Checkpoint established TCP connections.
-    set_tcp_established(bool);
-    /// Skip TCP connections still being set up.
-    set_tcp_skip_in_flight(bool);
-    /// Close established TCP connections on restore.
-    set_tcp_close(bool);
-    /// Tolerate sysctls missing on restore.
-    set_weak_sysctls(bool);
-    /// Dump device files criu cannot find by path.
-    set_evasive_devices(bool);
-    /// The tree is a shell job: its session and terminal come from outside.
-    set_shell_job(bool);
-    /// Do not check the rwx permissions of files on restore.
-    set_skip_file_rwx_check(bool);
-    /// Run criu without root privileges (with CAP_CHECKPOINT_RESTORE).
-    set_unprivileged(bool);
-    /// Hand the master side of orphan ptys to the notify callback
-    /// (see get_orphan_pts_master_fd()).
-    set_orphan_pts_master(bool);
-    /// Dump and restore file locks.
-    set_file_locks(bool);
-    /// Track memory changes for later incremental dumps.
-    set_track_mem(bool);
-    /// Deduplicate pages against the parent images.
-    set_auto_dedup(bool);
-    /// Force resolving the paths of inotify/fanotify watches.
-    set_force_irmap(bool);
-    /// Allow criu to link deleted-but-open files back for the dump.
-    set_link_remap(bool);
-    /// Dump and restore cgroups (the legacy switch; see set_manage_cgroups_mode()).
-    set_manage_cgroups(bool);
-    /// Detect external mounts automatically.
-    set_auto_ext_mnt(bool);
-    /// Allow external mounts with shared propagation.
-    set_ext_sharing(bool);
-    /// Allow external mounts with master (slave) propagation.
-    set_ext_masters(bool);
-    /// Use criu's compatibility engine for mount namespaces.
-    set_mntns_compat_mode(bool);
-    /// criu's log verbosity, LogLevel.MSG (0) to LogLevel.DEBUG (4); criu's default is 2.
-    set_log_level(i32);
-    /// The CPU capabilities to check on restore (a bit mask).
-    set_cpu_cap(u32);
-    /// How many seconds criu may take to freeze the tree.
-    set_timeout(u32);
-    /// The largest deleted-but-open ("ghost") file criu copies into the images,
-    /// in bytes (criu's default: 1 MiB).
-    set_ghost_limit(u32);
-    /// A unix socket of the caller that keeps pidfds between pre-dumps.
-    set_pidfd_store_sk(i32);
-    /// Namespaces (CLONE_NEW* flags) to restore empty.
-    set_empty_ns(u32);
+criu::for_each_value_option!(value_setters);
+criu::for_each_text_option!(text_setters);
+criu::for_each_list_option!(text_setters);
+
+/// `(method, criu_opts field)` for each line of a table.
+macro_rules! option_fields {
+    ($( $(#[$doc:meta])* $setter:ident => $field:ident $(: $ty:ty)?; )*) => {
+        &[$( (stringify!($setter), stringify!($field)) ),*]
+    };
 }
 
-text_setters! {
-    /// The images of the previous (pre-)dump, relative to the images directory.
-    set_parent_images(PathText);
-    /// The root directory to restore into.
-    set_root(PathText);
-    /// criu's log file name, inside the work directory (no slashes). With a
-    /// log file, a CriuRpcError's message carries the log's error lines.
-    set_log_file(String);
-    /// The freezer cgroup criu uses to freeze the tree.
-    set_freeze_cgroup(String);
-    /// The LSM profile restored tasks get.
-    set_lsm_profile(String);
-    /// The LSM mount context of restored mounts.
-    set_lsm_mount_context(String);
-    /// A criu configuration file for the requests of these options (libcriu
-    /// 4.2): its settings win over the options set here. When the library
-    /// starts criu, a file that cannot be opened fails the request (criu
-    /// itself would skip it silently).
-    set_config_file(PathText);
-    /// Allow mounting this filesystem type on restore.
-    add_enable_fs(String);
-    /// Do not dump the mount at this path.
-    add_skip_mnt(PathText);
-    /// A path to scan when resolving inotify/fanotify watches.
-    add_irmap_path(PathText);
-    /// Dump this cgroup controller.
-    add_cg_dump_controller(String);
-}
+/// Every option of the core's tables and the request field it sets
+/// (`libcriu._libcriu.OPTION_FIELDS`, which the tests check against the
+/// schema).
+const OPTION_FIELDS: [&[(&str, &str)]; 3] = [
+    criu::for_each_value_option!(option_fields),
+    criu::for_each_text_option!(option_fields),
+    criu::for_each_list_option!(option_fields),
+];
 
 #[pymethods]
 impl Options {
@@ -276,6 +224,22 @@ impl Options {
             apply_keyword(&this, &key.extract::<String>()?, &value)?;
         }
         Ok(this.unbind())
+    }
+
+    /// Replace every criu option at once with a serialized ``criu_opts``
+    /// message (``opts.SerializeToString()`` of a protobuf message built from
+    /// criu's rpc.proto, as pycriu scripts fill in). The service, notify
+    /// callback, tmp files and directories opened by these options stay.
+    /// Bytes that are no ``criu_opts`` raise CriuInvalidArgumentError.
+    fn set_request_options(&mut self, py: Python<'_>, message: &[u8]) -> PyResult<()> {
+        Self::checked(py, self.core()?.set_request_options_bytes(message))
+    }
+
+    /// The ``criu_opts`` message these options send, serialized (parse it
+    /// with ``libcriu.pycriu.rpc.criu_opts.FromString``).
+    fn get_request_options<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let message = prost::Message::encode_to_vec(self.core()?.request_options());
+        Ok(PyBytes::new(py, &message))
     }
 
     /// Reach criu by starting this binary as ``<binary> swrk <fd>`` for each
@@ -761,7 +725,10 @@ fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
             Error::Connect { .. } => "CriuConnectionError",
             Error::Comm { .. } => "CriuCommunicationError",
             Error::Unsupported => "CriuUnsupportedError",
-            Error::UnexpectedResponse { .. } => "CriuProtocolError",
+            Error::UnexpectedResponse { got, .. } => {
+                kwargs.set_item("resp_type", got)?;
+                "CriuProtocolError"
+            }
             Error::InvalidArgument(_) => "CriuInvalidArgumentError",
             Error::Callback(value) => {
                 kwargs.set_item("value", value)?;
@@ -822,6 +789,19 @@ fn list_externals(py: Python<'_>, images_dir: DirArg) -> PyResult<Vec<ExternalTu
         .collect())
 }
 
+/// criu's rpc.proto as a serialized FileDescriptorSet, from which
+/// ``libcriu.pycriu`` builds its ``rpc`` message classes.
+#[pyfunction]
+fn rpc_descriptor_set(py: Python<'_>) -> Bound<'_, PyBytes> {
+    PyBytes::new(py, criu::rpc::FILE_DESCRIPTOR_SET)
+}
+
+/// The schema of the image messages ``libcriu.pycriu.images`` reads
+/// (inventory, statistics) as a serialized FileDescriptorSet.
+#[pyfunction]
+fn images_descriptor_set(py: Python<'_>) -> Bound<'_, PyBytes> {
+    PyBytes::new(py, include_bytes!(concat!(env!("OUT_DIR"), "/pycriu_images.fds")))
+}
 mod migrate;
 
 /// The native part of libcriu; import `libcriu`, not this module.
@@ -832,6 +812,9 @@ fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_inherit_key, m)?)?;
     m.add_function(wrap_pyfunction!(list_externals, m)?)?;
     images::register(m)?;
+    m.add_function(wrap_pyfunction!(rpc_descriptor_set, m)?)?;
+    m.add_function(wrap_pyfunction!(images_descriptor_set, m)?)?;
+    m.add("OPTION_FIELDS", OPTION_FIELDS.concat())?;
     m.add_class::<migrate::Session>()?;
     m.add_class::<migrate::LazyPages>()?;
     Ok(())

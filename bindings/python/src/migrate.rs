@@ -8,17 +8,8 @@ use pyo3::prelude::*;
 use super::{run, to_py_err, Options};
 use criu::migrate;
 
-value_setters! {
-    /// Lazy pages: a dump serves the memory over the page server port
-    /// instead of writing it (and returns once the destination has it all);
-    /// a restore brings pages in on demand from criu's lazy-pages daemon
-    /// (see start_lazy_pages()).
-    set_lazy_pages(bool);
-    /// A descriptor (a pipe's write end) criu writes one byte to, and
-    /// closes, once it is ready: a page server or lazy dump listens, a
-    /// restored tree runs.
-    set_status_fd(i32);
-}
+// set_lazy_pages() and set_status_fd() come with every other option from
+// the core's table (see lib.rs).
 
 #[pymethods]
 impl Options {

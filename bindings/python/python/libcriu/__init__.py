@@ -133,7 +133,12 @@ class CriuUnsupportedError(CriuError):
 
 
 class CriuProtocolError(CriuError):
-    """criu answered with a response of another type than the request's."""
+    """criu answered with a response of another type than the request's;
+    ``resp_type`` is the type it answered with (a criu_req_type number)."""
+
+    def __init__(self, message: str, *, resp_type: int = 0, **numbers: Any) -> None:
+        super().__init__(message, **numbers)
+        self.resp_type = resp_type
 
 
 class CriuInvalidArgumentError(CriuError, ValueError):
