@@ -106,6 +106,11 @@ typedef struct criu_opts criu_opts;
 #define CRIU_VERSION_SUBLEVEL 1
 
 /**
+ * Head of every image but inventory.img in the v1.1 layout.
+ */
+#define IMG_COMMON_MAGIC 1414939417
+
+/**
  * inventory.img (no common magic before it).
  */
 #define INVENTORY_MAGIC 1479618838
@@ -164,16 +169,6 @@ typedef struct criu_opts criu_opts;
  * The largest image file read.
  */
 #define MAX_IMAGE (256 << 20)
-
-/**
- * The magic that starts images other than inventory.img.
- */
-#define IMG_COMMON 1414939417
-
-/**
- * The magic that starts the service images (stats, irmap-cache).
- */
-#define IMG_SERVICE 1427134784
 
 /**
  * The default upper bound, in bytes, of the whole archive (headers, paths

@@ -13,6 +13,9 @@ use prost::Message;
 use super::codec::framed_entries;
 use crate::error::{Error, Result};
 
+/// Head of every image but inventory.img in the v1.1 layout.
+#[allow(dead_code)] // the tests' (the reader uses codec's framing)
+pub const IMG_COMMON_MAGIC: u32 = 0x5456_4319;
 /// inventory.img (no common magic before it).
 pub const INVENTORY_MAGIC: u32 = 0x5831_3116;
 /// pstree.img

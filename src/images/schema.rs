@@ -326,9 +326,9 @@ pub const KINDS: &[(&str, u32, Layout)] = &[
 ];
 
 /// The magic that starts images other than inventory.img.
-pub const IMG_COMMON: u32 = 0x54564319;
+pub(crate) const IMG_COMMON: u32 = 0x54564319;
 /// The magic that starts the service images (stats, irmap-cache).
-pub const IMG_SERVICE: u32 = 0x55105940;
+pub(crate) const IMG_SERVICE: u32 = 0x55105940;
 
 /// The name and layout of the image kind with magic `value`.
 pub fn by_value(value: u32) -> Option<(&'static str, Layout)> {

@@ -5,8 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use prost::Message;
 
-use super::image::{self, decode, Layout};
-use super::schema::IMG_COMMON as IMG_COMMON_MAGIC;
+use super::image::{self, decode, Layout, IMG_COMMON_MAGIC};
 use super::pb::*;
 use super::*;
 use crate::error::Error;
