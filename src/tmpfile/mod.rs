@@ -316,6 +316,14 @@ pub fn restore_only(images_dir: BorrowedFd<'_>, limit: u64, paths: &[PathBuf]) -
     restore::restore(images_dir, limit, Some(paths))
 }
 
+/// What a restore does with the tmp files: put back every entry of the
+/// archive when `named` is empty, else those at or below the paths in it
+/// ([`restore_only`]). Shared by the library's restore and the action-script
+/// hook, so both put back the same things.
+pub fn put_back(images_dir: BorrowedFd<'_>, limit: u64, named: &[PathBuf]) -> Result<Vec<EntryInfo>> {
+    restore::restore(images_dir, limit, (!named.is_empty()).then_some(named))
+}
+
 /// The entries of the images directory's archive, without checking their
 /// checksums or writing anything; empty when there is no archive.
 pub fn list(images_dir: BorrowedFd<'_>) -> Result<Vec<EntryInfo>> {
