@@ -29,6 +29,11 @@ fn dump_reader(dir: &Path, file: &Path, tmp: &[&Path]) -> Dumped {
     let log = dir.join("reads.log");
     let pid = start_reader(file, &log);
     wait_until("the first read", || lines(&log) >= 1);
+    dump_pid(dir, pid, tmp)
+}
+
+/// Dump the tree of `pid` into `dir`/images, adding `tmp` as tmp files.
+fn dump_pid(dir: &Path, pid: u32, tmp: &[&Path]) -> Dumped {
     let images_path = dir.join("images");
     std::fs::create_dir_all(&images_path).unwrap();
     let images = File::open(&images_path).unwrap();
@@ -407,13 +412,8 @@ fn sparse_files_hard_links_attributes_and_acls_come_back_as_saved() {
                   print L unpack('H4', $h), \" $n\\n\"; close L; select(undef, undef, undef, 0.05) }";
     let pid = start_perl(script, &[&sparse.display().to_string(), &note.display().to_string(), &log.display().to_string()]);
     wait_until("the first read", || lines(&log) >= 1);
-    std::fs::create_dir_all(dir.join("images")).unwrap();
-    let images = File::open(dir.join("images")).unwrap();
-    let mut o = options();
-    o.set_images_dir_fd(images.as_raw_fd()).set_pid(pid as i32).set_log_file("dump.log");
-    o.add_tmp_file(&app).unwrap();
-    ops::dump(&mut o).expect("dump succeeds within the default limit");
-    reap(pid);
+    // Within the default limit.
+    let Dumped { images, .. } = dump_pid(&dir, pid, &[&app]);
     let stored = std::fs::metadata(dir.join("images").join(criu::tmpfile::ARCHIVE_NAME)).unwrap().len();
     assert!(stored < 3 << 20, "the holes are not stored: archive of {stored} bytes");
     std::fs::remove_dir_all(&app).unwrap();
