@@ -27,7 +27,8 @@
 //!
 //! With no path listed, `post-dump` leaves the images directory alone (a
 //! program using the library may have saved its own tmp files there).
-//! Errors go to standard error, which criu logs, and exit with status 1.
+//! Errors go to standard error, which criu points at its log file, and
+//! the hook exits with status 1.
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
