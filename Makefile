@@ -17,11 +17,12 @@ PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 CARGO      ?= cargo
-VERSION    := 4.1.1
 
 BUILD   := build
 LIB     := $(BUILD)/lib/libcriu.so.2
 HEADER  := include/criu.h
+# The libcriu release we provide, as the generated header announces it.
+VERSION := $(shell sed -n 's/^\#define CRIU_VERSION "\(.*\)"$$/\1/p' $(HEADER))
 RUST_SRC := $(shell find src proto -type f) Cargo.toml Cargo.lock build.rs
 
 .PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-examples test-c test-python test-hostile fuzz \
@@ -55,7 +56,7 @@ $(LIB): target/release/libcriu.so
 lib: $(LIB)
 
 header:
-	UPDATE_HEADER=1 $(CARGO) test --locked --test header
+	UPDATE_HEADER=1 $(CARGO) test --locked --test header header_is_fresh
 
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
@@ -71,8 +72,11 @@ test-header: $(BUILD)/.deps
 test-diff: lib $(BUILD)/criu-env
 	tests/differential/run $(BUILD)/criu-env
 
+# CRIU 4.2.1's libcriu suite against our installed tree, driving criu 4.2.1
+# and then an older criu 4.1.1.
 test-upstream: lib $(BUILD)/criu-env
 	tests/upstream/run $(BUILD)/criu-env
+	tests/upstream/run $(BUILD)/criu-env --old-criu
 
 test-examples: lib $(BUILD)/criu-env
 	tests/examples/run $(BUILD)/criu-env
@@ -99,17 +103,39 @@ test-python: $(BUILD)/criu-env $(BUILD)/.deps
 bench: lib $(BUILD)/criu-env
 	bench/run $(BUILD)/criu-env
 
-$(BUILD)/criu.pc: criu.pc.in
+$(BUILD)/criu.pc: criu.pc.in $(HEADER)
 	@mkdir -p $(BUILD)
 	sed -e 's|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)/criu|; s|@VERSION@|$(VERSION)|' $< > $@
 
+# What upstream installs beside criu.h: version.h (the release macros),
+# rpc.proto and protoc-c's rpc.pb-c.h for it (the message functions the
+# library exports).
+UAPI := $(BUILD)/include/version.h $(BUILD)/include/rpc.proto $(BUILD)/include/rpc.pb-c.h
+
+$(BUILD)/include/version.h: $(HEADER)
+	@mkdir -p $(dir $@)
+	{ echo '/* The CRIU release whose libcriu API libcriu-rs provides. */'; \
+	  echo '#ifndef __CR_VERSION_H__'; echo '#define __CR_VERSION_H__'; \
+	  grep -E '^#define CRIU_(VERSION|VERSION_MAJOR|VERSION_MINOR|VERSION_SUBLEVEL|GITID) ' $<; \
+	  echo '#endif /* __CR_VERSION_H__ */'; } > $@
+
+$(BUILD)/include/rpc.proto: proto/rpc.proto
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(BUILD)/include/rpc.pb-c.h: proto/rpc.proto $(BUILD)/.deps
+	@mkdir -p $(BUILD)/protoc-c
+	protoc-c --proto_path=proto --c_out=$(BUILD)/protoc-c proto/rpc.proto
+	cp $(BUILD)/protoc-c/rpc.pb-c.h $@
+
 # The same places and names as upstream's `make install`.
-install: lib $(BUILD)/criu.pc
+install: lib $(BUILD)/criu.pc $(UAPI)
 	install -D -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libcriu.so.2.0
 	ln -sfn libcriu.so.2.0 $(DESTDIR)$(LIBDIR)/libcriu.so.2
 	ln -sfn libcriu.so.2.0 $(DESTDIR)$(LIBDIR)/libcriu.so
 	install -D -m 0644 target/release/libcriu.a $(DESTDIR)$(LIBDIR)/libcriu.a
 	install -D -m 0644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/criu/criu.h
+	install -m 0644 $(UAPI) $(DESTDIR)$(INCLUDEDIR)/criu/
 	install -D -m 0644 $(BUILD)/criu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/criu.pc
 
 clean:

@@ -38,8 +38,9 @@
 #include <stdint.h>
 #include <limits.h>
 #include <sys/types.h>
-/* The CRIU release whose libcriu API this library provides. */
-#define CRIU_VERSION "4.1.1"
+/* The CRIU release whose libcriu API this library provides (as in
+ * upstream's version.h, which `make install` puts beside this header). */
+#define CRIU_VERSION "4.2.1"
 #define CRIU_GITID "0"
 
 /* Layout-compatible with protobuf-c's CriuNotify; read it through
@@ -81,14 +82,18 @@ typedef struct criu_opts criu_opts;
 
 /**
  * Major number of the CRIU release whose libcriu API this library provides
- * (`CRIU_VERSION`, defined with the includes above).
+ * (`CRIU_VERSION`, defined with the includes above): every function and
+ * symbol of that release's libcriu is here, with its behaviour. The library
+ * works with any criu binary from 4.0 on (see `criu_get_version()`).
+ * `criu.pc` and `criu_lib_version` give the same version; tests/header.rs
+ * checks that they all agree.
  */
 #define CRIU_VERSION_MAJOR 4
 
 /**
  * Minor number of `CRIU_VERSION`.
  */
-#define CRIU_VERSION_MINOR 1
+#define CRIU_VERSION_MINOR 2
 
 /**
  * Sublevel of `CRIU_VERSION`.
@@ -722,6 +727,12 @@ void criu_set_mntns_compat_mode(bool val);
 void criu_set_empty_ns(int namespaces);
 
 /**
+ * A criu configuration file for the requests of the global options (see
+ * `criu_local_set_config_file()`). Returns 0 or -EINVAL.
+ */
+int criu_set_config_file(const char *path);
+
+/**
  * Bound how long the library waits for each answer of criu, in
  * milliseconds; 0 (the default) waits as long as criu takes, as upstream
  * does. When the bound passes, the operation returns -ECOMM with errno
@@ -1184,6 +1195,16 @@ void criu_local_set_mntns_compat_mode(struct criu_opts *opts, bool val);
  * Restore these namespaces (CLONE_NEW* flags) empty.
  */
 void criu_local_set_empty_ns(struct criu_opts *opts, int namespaces);
+
+/**
+ * A criu configuration file for the requests of these options (libcriu
+ * 4.2): criu reads it after the options set here, so its settings win, and
+ * a missing or unreadable file makes the request fail (criu's log names the
+ * file). criu 4.0 and 4.1 read it the same way. The path is as criu sees it
+ * (relative paths are relative to criu's working directory). Returns 0, or
+ * -EINVAL for NULL or non-UTF-8 paths (upstream crashes on NULL).
+ */
+int criu_local_set_config_file(struct criu_opts *opts, const char *path);
 
 /**
  * Bound how long the library waits for each answer of criu, in

@@ -26,3 +26,34 @@ fn header_is_fresh() {
         "include/criu.h is stale: run `make header` and commit the result"
     );
 }
+
+/// The version the header announces (`CRIU_VERSION` and its three numbers)
+/// and the exported `criu_lib_version` are one version, written in two
+/// places (`criu.pc` takes it from the header: tests/install checks that).
+#[test]
+fn versions_agree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let header = std::fs::read_to_string(root.join("include/criu.h")).expect("include/criu.h reads");
+    let define = |name: &str| -> String {
+        header
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("#define {name} ")))
+            .unwrap_or_else(|| panic!("criu.h defines {name}"))
+            .trim()
+            .to_owned()
+    };
+    let version = define("CRIU_VERSION").trim_matches('"').to_owned();
+    let numbers = format!(
+        "{}.{}.{}",
+        define("CRIU_VERSION_MAJOR"),
+        define("CRIU_VERSION_MINOR"),
+        define("CRIU_VERSION_SUBLEVEL")
+    );
+    assert_eq!(version, numbers, "CRIU_VERSION and its numbers differ");
+
+    let ffi = std::fs::read_to_string(root.join("src/ffi/mod.rs")).expect("src/ffi/mod.rs reads");
+    assert!(
+        ffi.contains(&format!("LibVersion(c\"{version}\".as_ptr())")),
+        "criu_lib_version is not {version}"
+    );
+}

@@ -489,6 +489,13 @@ pub unsafe extern "C" fn criu_set_empty_ns(namespaces: c_int) {
     with_global(|opts| unsafe { local::criu_local_set_empty_ns(opts, namespaces) })
 }
 
+/// A criu configuration file for the requests of the global options (see
+/// `criu_local_set_config_file()`). Returns 0 or -EINVAL.
+#[no_mangle]
+pub unsafe extern "C" fn criu_set_config_file(path: *const c_char) -> c_int {
+    with_global(|opts| unsafe { local::criu_local_set_config_file(opts, path) })
+}
+
 /// Bound how long the library waits for each answer of criu, in
 /// milliseconds; 0 (the default) waits as long as criu takes, as upstream
 /// does. When the bound passes, the operation returns -ECOMM with errno

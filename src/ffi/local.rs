@@ -729,6 +729,19 @@ pub unsafe extern "C" fn criu_local_set_empty_ns(opts: *mut criu_opts, namespace
     })
 }
 
+/// A criu configuration file for the requests of these options (libcriu
+/// 4.2): criu reads it after the options set here, so its settings win, and
+/// a missing or unreadable file makes the request fail (criu's log names the
+/// file). criu 4.0 and 4.1 read it the same way. The path is as criu sees it
+/// (relative paths are relative to criu's working directory). Returns 0, or
+/// -EINVAL for NULL or non-UTF-8 paths (upstream crashes on NULL).
+#[no_mangle]
+pub unsafe extern "C" fn criu_local_set_config_file(opts: *mut criu_opts, path: *const c_char) -> c_int {
+    set_text(opts, path, "config file", |o, v| {
+        o.set_config_file(v);
+    })
+}
+
 /// Bound how long the library waits for each answer of criu, in
 /// milliseconds; 0 (the default) waits as long as criu takes, as upstream
 /// does. When the bound passes, the operation returns -ECOMM with errno

@@ -34,10 +34,14 @@ pub const CRIU_LOG_INFO: c_int = 3;
 pub const CRIU_LOG_DEBUG: c_int = 4;
 
 /// Major number of the CRIU release whose libcriu API this library provides
-/// (`CRIU_VERSION`, defined with the includes above).
+/// (`CRIU_VERSION`, defined with the includes above): every function and
+/// symbol of that release's libcriu is here, with its behaviour. The library
+/// works with any criu binary from 4.0 on (see `criu_get_version()`).
+/// `criu.pc` and `criu_lib_version` give the same version; tests/header.rs
+/// checks that they all agree.
 pub const CRIU_VERSION_MAJOR: c_int = 4;
 /// Minor number of `CRIU_VERSION`.
-pub const CRIU_VERSION_MINOR: c_int = 1;
+pub const CRIU_VERSION_MINOR: c_int = 2;
 /// Sublevel of `CRIU_VERSION`.
 pub const CRIU_VERSION_SUBLEVEL: c_int = 1;
 
@@ -138,7 +142,7 @@ pub struct criu_feature_check {
 
 /// The version of this library, as a string (upstream exports it too).
 #[no_mangle]
-pub static criu_lib_version: LibVersion = LibVersion(c"4.1.1".as_ptr());
+pub static criu_lib_version: LibVersion = LibVersion(c"4.2.1".as_ptr());
 
 /// A C string pointer that can live in a `static`.
 #[repr(transparent)]

@@ -192,6 +192,8 @@ static void global_api(const char *fake, bool fixed_cases)
 	SET(criu_set_freeze_cgroup("/sys/fs/cgroup/g-freezer"));
 	SET(criu_set_lsm_profile("apparmor:g-profile"));
 	SET(criu_set_lsm_mount_context("system_u:object_r:g_t:s0"));
+	SET(criu_set_config_file("/etc/criu/first.conf")); /* replaced below */
+	SET(criu_set_config_file("/etc/criu/g.conf"));
 	criu_set_timeout(11);
 	criu_set_auto_ext_mnt(true);
 	criu_set_ext_sharing(true);
@@ -308,6 +310,7 @@ static void local_api(const char *fake, bool fixed_cases)
 	SET(criu_local_set_freeze_cgroup(o, "/sys/fs/cgroup/l-freezer"));
 	SET(criu_local_set_lsm_profile(o, "selinux:l-profile"));
 	SET(criu_local_set_lsm_mount_context(o, "system_u:object_r:l_t:s0"));
+	SET(criu_local_set_config_file(o, "l.conf"));
 	criu_local_set_timeout(o, 22);
 	criu_local_set_auto_ext_mnt(o, false);
 	criu_local_set_ext_sharing(o, false);

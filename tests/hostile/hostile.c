@@ -192,7 +192,7 @@ static char *argv_ok[] = { "true", NULL };
 	F(C, set_parent_images) F(C, set_log_file) F(C, set_root) F(C, set_freeze_cgroup)                   \
 	F(C, set_lsm_profile) F(C, set_lsm_mount_context) F(C, add_enable_fs) F(C, add_skip_mnt)            \
 	F(C, add_irmap_path) F(C, add_cg_props) F(C, add_cg_props_file) F(C, add_cg_dump_controller)        \
-	F(C, add_cg_yard)
+	F(C, add_cg_yard) F(C, set_config_file)
 
 #define STRING_CASES(C, x)                                                                                  \
 	C("criu_local_" #x "(NULL, \"x\")", -EINVAL, ANY, 0, return criu_local_##x(NULL, "x");)             \
