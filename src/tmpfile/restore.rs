@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use xxhash_rust::xxh3::Xxh3;
 
@@ -111,16 +111,17 @@ impl<'a> Staged<'a> {
         }
         // This thread hashes a piece at a time; the writer follows it, so
         // that the pages of the mapping are faulted in by one thread only.
-        let hashed = AtomicUsize::new(0);
+        // The writer sleeps while it has caught up: on a busy machine a
+        // spinning writer would take the core the hasher needs.
+        let hashed = (std::sync::Mutex::new(0usize), std::sync::Condvar::new());
         let (written, computed) = std::thread::scope(|scope| {
             let writer = scope.spawn(|| {
                 let mut done = 0;
                 while done < e.data.len() {
-                    let ready = hashed.load(Ordering::Acquire);
-                    if ready == done {
-                        std::thread::yield_now();
-                        continue;
-                    }
+                    let ready = {
+                        let guard = hashed.0.lock().unwrap_or_else(|p| p.into_inner());
+                        *hashed.1.wait_while(guard, |ready| *ready == done).unwrap_or_else(|p| p.into_inner())
+                    };
                     write_segments(&file, e, done..ready)?;
                     done = ready;
                 }
@@ -131,7 +132,8 @@ impl<'a> Staged<'a> {
             hasher.update(&e.covered[..data_start]);
             for (i, piece) in e.data.chunks(STAGE_PIECE).enumerate() {
                 hasher.update(piece);
-                hashed.store((i * STAGE_PIECE + piece.len()).min(e.data.len()), Ordering::Release);
+                *hashed.0.lock().unwrap_or_else(|p| p.into_inner()) = (i * STAGE_PIECE + piece.len()).min(e.data.len());
+                hashed.1.notify_one();
             }
             (writer.join().expect("a write does not panic"), hasher.digest128())
         });
