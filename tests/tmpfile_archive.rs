@@ -669,3 +669,53 @@ fn a_symlink_planted_on_the_way_after_the_dump_is_not_followed() {
     assert_eq!(tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap().len(), 3);
     assert_eq!(fs::read(s.path("deep/parent/g")).unwrap(), b"g");
 }
+
+#[test]
+fn a_narrowed_put_back_writes_only_the_named_paths_and_copies_a_link_whose_file_is_left_out() {
+    let s = Scratch::new("narrowed");
+    fs::create_dir_all(s.path("app/keep")).unwrap();
+    fs::create_dir_all(s.path("app/skip")).unwrap();
+    fs::write(s.path("app/skip/first"), b"shared bytes").unwrap();
+    fs::hard_link(s.path("app/skip/first"), s.path("app/keep/second")).unwrap();
+    fs::write(s.path("app/keep/own"), b"own").unwrap();
+    fs::write(s.path("other"), b"other").unwrap();
+    tmpfile::save(&[s.path("app"), s.path("other")], s.images(), DEFAULT_LIMIT).unwrap();
+    fs::remove_dir_all(s.path("app")).unwrap();
+    fs::remove_file(s.path("other")).unwrap();
+
+    let put = tmpfile::restore_only(s.images(), DEFAULT_LIMIT, &[s.path("app/keep")]).unwrap();
+    let names: Vec<_> = put.iter().map(|e| e.path.strip_prefix(&s.root).unwrap().display().to_string()).collect();
+    assert_eq!(names, ["app", "app/keep", "app/keep/own", "app/keep/second"], "the directories on the way, then the named tree");
+    assert!(!s.path("app/skip").exists() && !s.path("other").exists(), "what was not named stays in the archive");
+    assert_eq!(fs::read(s.path("app/keep/second")).unwrap(), b"shared bytes", "its file left out, the link is a copy");
+    assert_eq!(fs::metadata(s.path("app/keep/second")).unwrap().nlink(), 1);
+
+    // put_back() with nothing named puts back everything, links as links.
+    fs::remove_dir_all(s.path("app")).unwrap();
+    assert_eq!(tmpfile::put_back(s.images(), DEFAULT_LIMIT, &[]).unwrap().len(), 7);
+    let (a, b) = (fs::metadata(s.path("app/skip/first")).unwrap(), fs::metadata(s.path("app/keep/second")).unwrap());
+    assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
+    assert_eq!(fs::read(s.path("other")).unwrap(), b"other");
+}
+
+#[test]
+fn the_limit_counts_the_bytes_a_sparse_file_stores() {
+    use std::os::unix::fs::FileExt;
+    let s = Scratch::new("sparse-limit");
+    let f = File::create(s.path("sparse")).unwrap();
+    f.set_len(256 << 20).unwrap();
+    f.write_all_at(b"end", (256 << 20) - 3).unwrap();
+    drop(f);
+    let summary = tmpfile::save(&[s.path("sparse")], s.images(), 1 << 20).expect("256 MiB of holes fit in 1 MiB");
+    assert!(summary.archive_bytes < 64 << 10, "{summary:?}");
+    let listed = tmpfile::list(s.images()).unwrap();
+    assert!(listed[0].sparse && listed[0].size == 256 << 20 && listed[0].stored < 64 << 10, "{listed:?}");
+    fs::remove_file(s.path("sparse")).unwrap();
+    tmpfile::restore(s.images(), 1 << 20).unwrap();
+    let m = fs::metadata(s.path("sparse")).unwrap();
+    assert_eq!(m.len(), 256 << 20);
+    assert!(m.blocks() * 512 <= 64 << 10, "{} bytes allocated", m.blocks() * 512);
+    let mut end = [0u8; 3];
+    File::open(s.path("sparse")).unwrap().read_exact_at(&mut end, (256 << 20) - 3).unwrap();
+    assert_eq!(&end, b"end");
+}
