@@ -146,8 +146,8 @@ pub(super) struct Segment {
 pub(super) struct Entry<'a> {
     pub meta: Meta,
     pub path: &'a [u8],
-    /// Extended attributes: (name, value), names unique.
-    pub xattrs: Vec<(&'a [u8], &'a [u8])>,
+    /// Extended attributes, names unique.
+    pub xattrs: Xattrs<'a>,
     /// The stored data: file contents (a sparse file's begin with the
     /// extent map), symlink target, or a hard link's first path.
     pub data: &'a [u8],
@@ -430,10 +430,13 @@ fn parse_entry<'a>(b: &'a [u8], pos: &mut usize) -> std::result::Result<Entry<'a
     })
 }
 
+/// Extended attributes as (name, value).
+pub(super) type Xattrs<'a> = Vec<(&'a [u8], &'a [u8])>;
+
 /// The extended-attribute records of an entry: each name kept by
 /// [`xattr_kept`], once, with a value the kernel could hold.
-fn parse_xattrs(mut b: &[u8]) -> std::result::Result<Vec<(&[u8], &[u8])>, String> {
-    let mut out: Vec<(&[u8], &[u8])> = Vec::new();
+fn parse_xattrs(mut b: &[u8]) -> std::result::Result<Xattrs<'_>, String> {
+    let mut out: Xattrs = Vec::new();
     while !b.is_empty() {
         let (name_len, value_len) = match b.get(..XATTR_HEADER) {
             Some(h) => (h[0] as usize, u32_at(h, 1) as usize),
