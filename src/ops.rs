@@ -179,6 +179,12 @@ pub fn dump(opts: &mut Options) -> Result<DumpOutcome> {
     let self_dump = opts.rpc.pid.is_none();
     let mut rpc = opts.rpc.clone();
     let resp = if opts.tmp_files.is_empty() {
+        // A restore puts back whatever archive its images hold: one left by
+        // an earlier dump into this directory must not come back with this
+        // one. (An action-script hook saving at post-dump runs after this.)
+        if let Ok(images) = ImagesDir::of(&rpc) {
+            tmpfile::discard(images.fd())?;
+        }
         call(opts, request(CriuReqType::Dump, Some(rpc)), self_dump)?
     } else {
         let images = ImagesDir::of(&rpc)?;

@@ -134,6 +134,23 @@ fn a_path_over_the_limit_fails_the_dump_and_the_tree_runs_on() {
 }
 
 #[test]
+fn a_later_dump_without_paths_removes_the_archive_an_earlier_one_left() {
+    let s = Setup::new("hook-cli-stale", &[]);
+    let state = s.dir.join("state");
+    std::fs::write(&state, "state").unwrap();
+    let log = s.dir.join("reads.log");
+    let pid = start_reader(&state, &log);
+    let archive = s.images.join(criu::tmpfile::ARCHIVE_NAME);
+    for listed in [format!("{}\n", state.display()), String::new()] {
+        std::fs::write(&s.list, &listed).unwrap();
+        let out = s.criu(&["dump", "-t", &pid.to_string(), "--leave-running"]);
+        assert!(out.status.success(), "criu dump: {}", s.log("criu.log"));
+        assert_eq!(archive.exists(), !listed.is_empty(), "the archive is this dump's, or none");
+    }
+    finish(pid as i32);
+}
+
+#[test]
 fn outside_criu_the_hook_refuses_to_run_and_ignores_other_actions() {
     let out = Command::new(HOOK).env_remove("CRTOOLS_SCRIPT_ACTION").output().unwrap();
     assert!(!out.status.success());

@@ -433,3 +433,27 @@ fn sparse_files_hard_links_attributes_and_acls_come_back_as_saved() {
     f.read_exact_at(&mut back, 256 << 20).unwrap();
     assert!(back.iter().all(|&b| b == 0), "a hole reads as zeros");
 }
+
+#[test]
+fn a_later_dump_without_tmp_files_leaves_no_stale_archive_to_put_back() {
+    let dir = scratch("tmpfile-stale");
+    let data = dir.join("needed.txt");
+    std::fs::write(&data, "needed contents").unwrap();
+    let log = dir.join("reads.log");
+    let pid = start_reader(&data, &log);
+    wait_until("the first read", || lines(&log) >= 1);
+    std::fs::create_dir_all(dir.join("images")).unwrap();
+    let images = File::open(dir.join("images")).unwrap();
+    let archive = dir.join("images").join(criu::tmpfile::ARCHIVE_NAME);
+    for tmp in [&[&data][..], &[]] {
+        let mut o = options();
+        o.set_images_dir_fd(images.as_raw_fd()).set_pid(pid as i32).set_leave_running(true).set_log_file("dump.log");
+        for path in tmp {
+            o.add_tmp_file(path).unwrap();
+        }
+        ops::dump(&mut o).expect("dump succeeds");
+        assert_eq!(archive.exists(), !tmp.is_empty(), "the archive is this dump's, or none");
+    }
+    kill(pid as i32);
+    reap(pid);
+}

@@ -3,6 +3,9 @@
 //! `CRTOOLS_SCRIPT_ACTION`, with the images directory in
 //! `CRTOOLS_IMAGE_DIR`; it acts at two of them and ignores the others:
 //!
+//! - `pre-dump` (before criu freezes the tree): removes an archive left in
+//!   the images directory by an earlier dump, so that a restore does not
+//!   bring back stale files.
 //! - `post-dump` (the tree is dumped and still frozen): saves the listed
 //!   paths into the images directory, with the archive, checks and limit of
 //!   the library's `criu_add_tmp_file()`. A failure fails the dump, and the
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let done = match action.to_str() {
+        Some("pre-dump") => images_dir().and_then(|images| tmpfile::discard(images.as_fd())),
         Some("post-dump") => config().and_then(|c| save(&c)),
         Some("pre-restore") => config().and_then(|c| put_back(&c)),
         _ => Ok(()),
