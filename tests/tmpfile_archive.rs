@@ -682,6 +682,9 @@ fn a_narrowed_put_back_writes_only_the_named_paths_and_copies_a_link_whose_file_
     tmpfile::save(&[s.path("app"), s.path("other")], s.images(), DEFAULT_LIMIT).unwrap();
     fs::remove_dir_all(s.path("app")).unwrap();
     fs::remove_file(s.path("other")).unwrap();
+    let listed = tmpfile::list(s.images()).unwrap();
+    let link = listed.iter().find(|e| e.kind == EntryKind::HardLink).expect("the second name is a hard link");
+    assert_eq!((link.path.clone(), link.link_target.clone(), link.size), (s.path("app/keep/second"), Some(s.path("app/a-skip/first")), 12));
 
     let put = tmpfile::restore_only(s.images(), DEFAULT_LIMIT, &[s.path("app/keep")]).unwrap();
     let names: Vec<_> = put.iter().map(|e| e.path.strip_prefix(&s.root).unwrap().display().to_string()).collect();

@@ -199,6 +199,20 @@ impl Entry<'_> {
     }
 }
 
+/// What [`Entry::info`] says of the entries `keep` picks, a hard link
+/// showing the size of the file it names.
+pub(super) fn infos(entries: &[Entry<'_>], keep: impl Fn(usize) -> bool) -> Vec<EntryInfo> {
+    let mut out = Vec::new();
+    for (_, e) in entries.iter().enumerate().filter(|&(i, _)| keep(i)) {
+        let mut info = e.info();
+        if let Some(first) = e.link_to {
+            info.size = entries[first].size;
+        }
+        out.push(info);
+    }
+    out
+}
+
 /// An archive opened for reading: the file mapped whole, and a name for
 /// messages. The file must not be truncated while mapped (it lives in the
 /// images directory, which the restore owns for its duration).

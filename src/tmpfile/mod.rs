@@ -205,8 +205,8 @@ pub struct EntryInfo {
     pub gid: u32,
     pub mtime_sec: i64,
     pub mtime_nsec: u32,
-    /// A regular file's size (holes included), or the length of a
-    /// symlink's or hard link's target.
+    /// A regular file's size (holes included), a hard link's file's size,
+    /// or the length of a symlink's target.
     pub size: u64,
     /// Bytes the entry's data takes in the archive: less than `size` for a
     /// sparse file (its holes are not stored).
@@ -330,7 +330,7 @@ pub fn list(images_dir: BorrowedFd<'_>) -> Result<Vec<EntryInfo>> {
     let Some(archive) = archive::Archive::open(images_dir, u64::MAX, false)? else {
         return Ok(Vec::new());
     };
-    Ok(archive.entries()?.iter().map(archive::Entry::info).collect())
+    Ok(archive::infos(&archive.entries()?, |_| true))
 }
 
 /// The one error of this module: tell the caller which path and why.

@@ -19,7 +19,7 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
-use super::archive::{Archive, Entry, Meta};
+use super::archive::{infos, Archive, Entry, Meta};
 use super::xattr::{self, Node};
 use super::{invalid, os_error, EntryInfo, EntryKind};
 use crate::error::{Error, Result};
@@ -48,7 +48,7 @@ pub(super) fn restore(images_dir: BorrowedFd<'_>, limit: u64, only: Option<&[Pat
     let skip: Vec<bool> = staged.verified.iter().zip(&needed).map(|(&done, &need)| done || !need).collect();
     archive.verify(&entries, &skip)?;
     put_back(&entries, &selected, true, &mut staged)?;
-    Ok(entries.iter().zip(&selected).filter(|(_, &s)| s).map(|(e, _)| e.info()).collect())
+    Ok(infos(&entries, |i| selected[i]))
 }
 
 /// Whether a put-back narrowed to `only` writes `e`: an entry at or below
