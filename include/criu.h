@@ -1134,7 +1134,7 @@ int criu_local_add_external(struct criu_opts *opts, const char *key);
  * directory is trusted as criu trusts it (its restore runs the images'
  * code with their credentials); the put-back still refuses a damaged
  * archive, one above the limit, paths outside the saved directories and
- * symlinks on the way (see the README). Returns 0,
+ * symlinks on the way (docs/tmp-files.md). Returns 0,
  * or -EINVAL for a missing path or one that is not a regular file,
  * directory or symlink (the reason in `criu_get_last_error()`).
  */

@@ -291,6 +291,8 @@ def test_tmp_files_come_back_without_the_restore_naming_them(tmp_path: Path, vic
     with pytest.raises(libcriu.CriuRpcError):
         off.restore()
     assert not app.exists()
+    # The failed restore's task may linger until it is reaped.
+    wait_until(f"pid {proc.pid} to be free", lambda: not os.path.exists(f"/proc/{proc.pid}"))
 
     before = len(lines(report))
     pid = options(images_dir=images, log_file="restore.log").restore()
