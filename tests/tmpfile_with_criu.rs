@@ -169,6 +169,7 @@ fn the_put_back_can_be_turned_off_for_one_restore() {
     let err = ops::restore(&mut o).expect_err("criu cannot reopen the file left in the images");
     assert!(matches!(err, Error::Rpc { .. }), "criu's failure, not ours: {err:?}");
     assert!(!data.exists(), "nothing was put back");
+    reap(dumped.pid); // the task criu started and killed is ours to reap (subreaper)
 }
 
 #[test]
