@@ -121,6 +121,17 @@ static void stop(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+/* A reader's step: append `line` to the log file `name`, then pause. */
+static void log_and_pause(const char *name, const char *line)
+{
+	int log = open(path(name), O_WRONLY | O_APPEND | O_CREAT, 0644);
+	ssize_t n = strlen(line);
+	if (write(log, line, n) != n)
+		_exit(1);
+	close(log);
+	sleep_ms(50);
+}
+
 /* Re-reads the (soon deleted) data file and logs its length and sum. */
 static void ghost_reader(void)
 {
@@ -132,12 +143,8 @@ static void ghost_reader(void)
 		unsigned long sum = 0;
 		for (ssize_t i = 0; i < len; i++)
 			sum = sum * 31 + buf[i];
-		int log = open(path("reads.log"), O_WRONLY | O_APPEND | O_CREAT, 0644);
-		int n = snprintf(line, sizeof(line), "%zd %lu\n", len, sum);
-		if (write(log, line, n) != n)
-			_exit(1);
-		close(log);
-		sleep_ms(50);
+		snprintf(line, sizeof(line), "%zd %lu\n", len, sum);
+		log_and_pause("reads.log", line);
 	}
 }
 
@@ -318,12 +325,8 @@ static void tmp_reader(void)
 	for (;;) {
 		ssize_t len = pread(fd, buf, sizeof(buf) - 1, 0);
 		buf[len > 0 ? len : 0] = 0;
-		int log = open(path("tmp-reads.log"), O_WRONLY | O_APPEND | O_CREAT, 0644);
-		int n = snprintf(line, sizeof(line), "%s\n", buf);
-		if (write(log, line, n) != n)
-			_exit(1);
-		close(log);
-		sleep_ms(50);
+		snprintf(line, sizeof(line), "%s\n", buf);
+		log_and_pause("tmp-reads.log", line);
 	}
 }
 
