@@ -11,7 +11,8 @@
 #   make install PREFIX=/usr/local
 #
 # Build products go to build/; the CRIU used by the tests is described by
-# build/criu-env (CRIU_BIN, CRIU_SRC), written by scripts/install-criu.
+# build/criu-env (CRIU_BIN, CRIU_SRC, CRIU_OLD_BIN, CRIU_OLD_SRC), written by
+# scripts/install-criu.
 
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
@@ -27,7 +28,7 @@ HEADER  := include/criu.h
 VERSION := $(shell sed -n 's/^\#define CRIU_VERSION "\(.*\)"$$/\1/p' $(HEADER))
 RUST_SRC := $(shell find src proto -type f) Cargo.toml Cargo.lock build.rs
 
-.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-examples test-c test-python test-hostile fuzz \
+.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-install test-examples test-c test-python test-hostile fuzz \
         header install clean bench
 
 all: lib
@@ -63,10 +64,10 @@ header:
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-rust test-header test-diff test-upstream test-examples test-c test-hostile test-python
+test: test-rust test-header test-diff test-upstream test-install test-examples test-c test-hostile test-python
 
 test-rust: $(BUILD)/criu-env
-	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN $(CARGO) test --locked --lib --tests
+	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN CRIU_OLD_BIN=$$CRIU_OLD_BIN $(CARGO) test --locked --lib --tests
 
 test-header: $(BUILD)/.deps
 	$(CARGO) test --locked --test header
@@ -79,6 +80,10 @@ test-diff: lib $(BUILD)/criu-env
 test-upstream: lib $(BUILD)/criu-env
 	tests/upstream/run $(BUILD)/criu-env
 	tests/upstream/run $(BUILD)/criu-env --old-criu
+
+# `make install` into a fresh prefix; a program builds with pkg-config alone.
+test-install: lib $(BUILD)/criu-env
+	tests/install/run $(BUILD)/criu-env
 
 test-examples: lib $(BUILD)/criu-env
 	tests/examples/run $(BUILD)/criu-env
@@ -105,10 +110,6 @@ test-python: $(BUILD)/criu-env $(BUILD)/.deps
 bench: lib $(BUILD)/criu-env
 	bench/run $(BUILD)/criu-env
 
-$(BUILD)/criu.pc: criu.pc.in $(HEADER)
-	@mkdir -p $(BUILD)
-	sed -e 's|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)/criu|; s|@VERSION@|$(VERSION)|' $< > $@
-
 # What upstream installs beside criu.h: version.h (the release macros),
 # rpc.proto and protoc-c's rpc.pb-c.h for it (the message functions the
 # library exports).
@@ -133,7 +134,10 @@ $(BUILD)/include/rpc.pb-c.h: proto/rpc.proto $(BUILD)/.deps
 # The same places and names as upstream's `make install`.
 # Plus our tools: the tmp-file action script criu runs (libexec), the
 # images listing (bin).
-install: lib $(BUILD)/criu.pc $(UAPI)
+# criu.pc names the install's directories, so it is written at each install.
+install: lib $(UAPI)
+	sed -e 's|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)/criu|; s|@VERSION@|$(VERSION)|' \
+	  criu.pc.in > $(BUILD)/criu.pc
 	install -D -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libcriu.so.2.0
 	ln -sfn libcriu.so.2.0 $(DESTDIR)$(LIBDIR)/libcriu.so.2
 	ln -sfn libcriu.so.2.0 $(DESTDIR)$(LIBDIR)/libcriu.so

@@ -24,6 +24,11 @@
  * Callbacks run on the calling thread and may call the library on the same
  * options.
  *
+ * criu versions: the library works with any criu from 4.0 on. criu's RPC
+ * schema is the same from 4.0 to 4.2.1, so every option and request here
+ * means the same to all of them (criu_check() works with all of them too:
+ * see docs/upstream-fixes.md). Requests a criu does not know give -EINVAL.
+ *
  * Strings: every string passed to a setter is copied. Strings sent to criu
  * must be UTF-8 (criu's RPC uses protobuf strings): NULL or non-UTF-8 strings
  * are rejected with -EINVAL (or -1 where upstream documents -1). Service

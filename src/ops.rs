@@ -122,6 +122,9 @@ fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq, hook: Hook
 /// the library gets the descriptors of `inherit_fd` entries even when the
 /// caller opened them close-on-exec.
 fn connect(opts: &mut Options, service: &Service, rpc: &CriuOpts, detach: bool) -> Result<Connection> {
+    if matches!(service, Service::Binary(_)) {
+        check_config_file(rpc)?;
+    }
     let inherited: Vec<i32> = rpc.inherit_fd.iter().map(|i| i.fd).collect();
     let conn = Connection::open(service, detach, &inherited, opts.reply_timeout)?;
     if matches!(service, Service::Fd(_)) {
@@ -131,6 +134,18 @@ fn connect(opts: &mut Options, service: &Service, rpc: &CriuOpts, detach: bool) 
         opts.service = Service::Fd(-1);
     }
     Ok(conn)
+}
+
+/// criu skips a configuration file it cannot open without a word and runs
+/// the request with the options alone, so a typo in the path would go
+/// unnoticed. A criu the library starts sees the caller's files (and working
+/// directory), so the file is opened here first; a service criu may live
+/// elsewhere, and its files are its own business.
+fn check_config_file(rpc: &CriuOpts) -> Result<()> {
+    let Some(path) = rpc.config_file.as_deref() else { return Ok(()) };
+    std::fs::File::open(path).map(drop).map_err(|e| {
+        Error::InvalidArgument(format!("config file {path}: {e} (criu would ignore it and run without it)"))
+    })
 }
 
 /// One request on a fresh connection.

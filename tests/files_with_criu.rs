@@ -11,19 +11,6 @@ use std::path::Path;
 use common::*;
 use criu::{ops, Error};
 
-/// Deterministic bytes that do not compress away.
-fn pseudo_random(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// The fd number under which process `pid` has `path` open.
 fn fd_of(pid: u32, path: &Path) -> RawFd {
     let wanted = path.display().to_string();
@@ -55,19 +42,9 @@ fn fd_flags(pid: i32, fd: RawFd) -> i32 {
 fn a_deleted_open_file_travels_within_the_ghost_limit() {
     become_subreaper();
     let dir = scratch("ghost");
-    let data = dir.join("data");
-    let log = dir.join("reads.log");
-    std::fs::write(&data, pseudo_random(2 << 20)).unwrap();
-    // The victim re-reads the whole file every 50 ms and logs its length and
-    // a checksum: after restore it must still see exactly the same bytes.
-    let script = "open(F, '<', $ARGV[0]) or die; while (1) { seek(F, 0, 0); read(F, $b, 4 << 20); \
-                  open(L, '>>', $ARGV[1]); print L length($b), ' ', unpack('%32C*', $b), \"\\n\"; close L; \
-                  select(undef, undef, undef, 0.05) }";
-    let pid = start_perl(script, &[&data.display().to_string(), &log.display().to_string()]);
-    wait_until("the first read", || lines(&log) >= 1);
-    let original = read_lines(&log)[0].clone();
+    // After restore the victim must still read exactly the same bytes.
+    let (pid, log, original) = start_ghost_reader(&dir, 2 << 20);
     assert!(original.starts_with("2097152 "), "{original}");
-    std::fs::remove_file(&data).unwrap();
 
     let images = File::open(&dir).unwrap();
     let mut small = options();

@@ -1,4 +1,4 @@
-//! The C API of `libcriu.so.2`: upstream libcriu 4.1's functions, types and
+//! The C API of `libcriu.so.2`: upstream libcriu 4.2.1's functions, types and
 //! constants, each a thin translation onto the Rust core.
 //!
 //! * [`local`]: the `criu_local_*` functions, on an options object the caller owns;

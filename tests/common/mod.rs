@@ -140,3 +140,42 @@ pub fn open_pty() -> (File, File) {
 pub fn cloexec_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap()
 }
+
+/// Deterministic bytes that do not compress away.
+pub fn pseudo_random(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// The criu binaries to run a test with: CRIU_BIN, then CRIU_OLD_BIN (an
+/// older criu, 4.1.1 in `make test`) when it is set.
+pub fn criu_bins() -> Vec<PathBuf> {
+    let mut bins = vec![criu_bin()];
+    bins.extend(std::env::var_os("CRIU_OLD_BIN").map(PathBuf::from));
+    bins
+}
+
+/// A process holding a deleted file of `len` pseudo-random bytes (written
+/// as `dir/data`): it re-reads the file every 50 ms and appends its length
+/// and a checksum to the returned log, so a restored copy must log the same
+/// line as the returned first one. The file travels as a ghost file.
+pub fn start_ghost_reader(dir: &Path, len: usize) -> (u32, PathBuf, String) {
+    let data = dir.join("data");
+    let log = dir.join("reads.log");
+    std::fs::write(&data, pseudo_random(len)).unwrap();
+    let script = "open(F, '<', $ARGV[0]) or die; while (1) { seek(F, 0, 0); read(F, $b, 4 << 20); \
+                  open(L, '>>', $ARGV[1]); print L length($b), ' ', unpack('%32C*', $b), \"\\n\"; close L; \
+                  select(undef, undef, undef, 0.05) }";
+    let pid = start_perl(script, &[&data.display().to_string(), &log.display().to_string()]);
+    wait_until("the first read", || lines(&log) >= 1);
+    let first = read_lines(&log)[0].clone();
+    std::fs::remove_file(&data).unwrap();
+    (pid, log, first)
+}

@@ -192,8 +192,8 @@ static void global_api(const char *fake, bool fixed_cases)
 	SET(criu_set_freeze_cgroup("/sys/fs/cgroup/g-freezer"));
 	SET(criu_set_lsm_profile("apparmor:g-profile"));
 	SET(criu_set_lsm_mount_context("system_u:object_r:g_t:s0"));
-	SET(criu_set_config_file("/etc/criu/first.conf")); /* replaced below */
-	SET(criu_set_config_file("/etc/criu/g.conf"));
+	SET(criu_set_config_file("first.conf")); /* replaced below */
+	SET(criu_set_config_file("g.conf"));
 	criu_set_timeout(11);
 	criu_set_auto_ext_mnt(true);
 	criu_set_ext_sharing(true);
@@ -451,6 +451,22 @@ static void malformed_ids(void)
 	criu_local_free_opts(o);
 }
 
+/*
+ * A config file that does not exist: criu skips it without a word, so
+ * upstream's request runs on the options alone; ours refuses it before
+ * anything is sent (fix missing-config-file-refused).
+ */
+static void missing_config_file(void)
+{
+	criu_opts *o = NULL;
+
+	begin("c-missing-config");
+	SET(criu_local_init_opts(&o));
+	SET(criu_local_set_config_file(o, "missing.conf"));
+	OP(criu_local_get_version(o));
+	criu_local_free_opts(o);
+}
+
 int main(int argc, char **argv)
 {
 	bool fixed_cases = argc > 2 && !strcmp(argv[2], "--fixed-cases");
@@ -466,6 +482,7 @@ int main(int argc, char **argv)
 	local_api(argv[1], fixed_cases);
 	defaults();
 	malformed_ids();
+	missing_config_file();
 	printf("== end\n");
 	return 0;
 }

@@ -256,6 +256,11 @@ text_setters! {
     set_lsm_profile(String);
     /// The LSM mount context of restored mounts.
     set_lsm_mount_context(String);
+    /// A criu configuration file for the requests of these options (libcriu
+    /// 4.2): its settings win over the options set here. When the library
+    /// starts criu, a file that cannot be opened fails the request (criu
+    /// itself would skip it silently).
+    set_config_file(PathText);
     /// Allow mounting this filesystem type on restore.
     add_enable_fs(String);
     /// Do not dump the mount at this path.

@@ -83,6 +83,33 @@ def test_ghost_file_follows_the_ghost_limit(tmp_path: Path, victims: list) -> No
     assert not ghost.exists(), "the ghost file stays deleted"
 
 
+def test_config_file_settings_take_effect(tmp_path: Path, victims: list) -> None:
+    content = os.urandom(2 << 20)
+    ghost = tmp_path / "ghost.bin"
+    ghost.write_bytes(content)
+    report = tmp_path / "report.log"
+    proc = start(victims, GHOST_READER, str(ghost), str(report))
+    wait_until("the reader to delete its file", lambda: lines(report))
+
+    # criu's default ghost limit (1 MiB) is too small; the config file raises
+    # it and renames the log, and wins over the log file set in the options.
+    config = tmp_path / "criu.conf"
+    config.write_text("ghost-limit=8M\nlog-file=from-config.log\n")
+    images = tmp_path / "images"
+    images.mkdir()
+    with pytest.raises(libcriu.CriuRpcError):
+        options(pid=proc.pid, images_dir=images, log_file="plain.log", leave_running=True).dump()
+    options(pid=proc.pid, images_dir=images, log_file="dump.log", config_file=config).dump()
+    reap_dumped(proc)
+    assert (images / "from-config.log").exists(), "criu logs where the config file says"
+    assert not (images / "dump.log").exists(), "the config file wins over the options"
+
+    # A config file that cannot be opened is refused, naming it.
+    with pytest.raises(libcriu.CriuInvalidArgumentError) as refused:
+        options(images_dir=images, config_file=tmp_path / "missing.conf").restore()
+    assert "missing.conf" in str(refused.value), str(refused.value)
+
+
 # Prints a counter to its stdout every 20 ms.
 PRINTER = """
 import sys, time
