@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::fs::File;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -160,12 +162,50 @@ fn outside_criu_the_hook_refuses_to_run_and_ignores_other_actions() {
     // A list file with a relative path is refused, naming the line.
     let dir = scratch("hook-bad-list");
     std::fs::write(dir.join("list"), "# ok\nrelative/path\n").unwrap();
-    let out = Command::new(HOOK)
-        .env("CRTOOLS_SCRIPT_ACTION", "post-dump")
-        .env("CRTOOLS_IMAGE_DIR", &dir)
-        .env("LIBCRIU_TMP_FILES_CONF", dir.join("list"))
-        .output()
-        .unwrap();
+    let out = hook("post-dump", &dir, &[("LIBCRIU_TMP_FILES_CONF", dir.join("list").as_os_str())]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && said.contains("list:2") && said.contains("not an absolute path"), "{said}");
+}
+
+/// Run the hook as criu would at `action` on `images`, with `env`.
+fn hook(action: &str, images: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Output {
+    let mut cmd = Command::new(HOOK);
+    cmd.env("CRTOOLS_SCRIPT_ACTION", action).env("CRTOOLS_IMAGE_DIR", images);
+    for var in ["LIBCRIU_TMP_FILES", "LIBCRIU_TMP_FILES_CONF", "LIBCRIU_TMP_FILE_LIMIT"] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn the_list_comes_from_the_environment_or_the_file_which_can_turn_the_put_back_off() {
+    let dir = scratch("hook-env");
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    std::fs::write(&a, "a").unwrap();
+    std::fs::write(&b, "b").unwrap();
+    let list = std::ffi::OsString::from(format!("{}:{}", a.display(), b.display()));
+    let out = hook("post-dump", &images, &[("LIBCRIU_TMP_FILES", &list)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(criu::tmpfile::list(File::open(&images).unwrap().as_fd()).unwrap().len(), 2);
+    std::fs::remove_file(&a).unwrap();
+    std::fs::remove_file(&b).unwrap();
+
+    // "put-back off" in the list file: a restore leaves the files in the images.
+    let conf = dir.join("tmp-files.conf");
+    std::fs::write(&conf, format!("put-back off\n{}\n", a.display())).unwrap();
+    let out = hook("pre-restore", &images, &[("LIBCRIU_TMP_FILES_CONF", conf.as_os_str())]);
+    assert!(out.status.success() && !a.exists() && !b.exists(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The variable names only a: the put-back narrows to it.
+    let out = hook("pre-restore", &images, &[("LIBCRIU_TMP_FILES", a.as_os_str())]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(a.exists() && !b.exists(), "only the listed path comes back");
+    // A limit below the archive's size refuses it, naming the limit.
+    let out = hook("pre-restore", &images, &[("LIBCRIU_TMP_FILE_LIMIT", "16".as_ref())]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("above the limit of 16 bytes"));
+    assert!(!b.exists());
 }
