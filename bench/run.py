@@ -438,6 +438,39 @@ def tmpfile_throughput(quick, criu):
     return rows
 
 
+def migration(env_file, quick):
+    """A process of 64 and 256 MiB dumped to a page server, through ours and
+    through the criu CLI (no upstream counterpart: upstream libcriu cannot
+    start a page server). bench/migrate/run.py measures it; its rows join
+    the table with total and frozen time as ratios ours/cli."""
+    out = os.path.join(BUILD, "migrate.json")
+    if os.path.exists(out):
+        os.unlink(out)
+    cmd = ["nice", "-n", "-10", sys.executable, os.path.join(BENCH, "migrate", "run.py"), env_file,
+           "--quick" if quick else "--brief", "--json", out]
+    log("migration: bench/migrate/run.py " + " ".join(cmd[6:]))
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0 or not os.path.exists(out):
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return [{"id": "migrate", "title": "migration to a page server", "group": "migrate",
+                 "status": f"failed: {why}"}]
+    with open(out) as f:
+        result = json.load(f)
+    rows = []
+    for t in result["rows"]:
+        vs = lambda s: "{median:.3f} ({min:.3f}–{max:.3f})".format(**s)
+        ms = lambda s: "{median:.0f} ms ({min:.0f}–{max:.0f})".format(**s)
+        rows.append({
+            "id": f"migrate-{t['mib']}mib", "title": f"migration of {t['mib']} MiB to a page server",
+            "group": "migrate", "status": "ok", "total_ms": t["total_ms"], "frozen_ms": t["frozen_ms"],
+            "ours_over_cli": {"total": t["ratio_total"], "frozen": t["ratio_frozen"]},
+            "notes": (f"ours/criu CLI, {t['rounds']} rounds: total {vs(t['ratio_total'])} "
+                      f"(CLI {ms(t['total_ms']['cli'])}), frozen {vs(t['ratio_frozen'])} "
+                      f"(CLI {ms(t['frozen_ms']['cli'])})"),
+        })
+    return rows
+
+
 # ---------------------------------------------------------------- machine traps
 
 def kill_leftover_victims(b):
@@ -588,6 +621,10 @@ def markdown(res):
         if r.get("group") == "tmp-file" and r["status"] == "ok":
             ours = r.get("ours_text") or f"{r['ours_mb_per_s']:.0f} MB/s"
             lines.append(f"| {r['title']} | {ours} | no tmp-file option | "
+                         f"(no upstream counterpart) | {r['notes']} |")
+            continue
+        if r.get("group") == "migrate" and r["status"] == "ok":
+            lines.append(f"| {r['title']} | {fig(r['total_ms']['ours'], 'ms')} | no page server call | "
                          f"(no upstream counterpart) | {r['notes']} |")
             continue
         if r["status"] != "ok" and "ours" not in r:
@@ -779,6 +816,7 @@ def main():
         rows = per_call(b, env, quick)
         rows += dump_restore(b, env, quick)
         rows += tmpfile_throughput(quick, env["CRIU_BIN"])
+        rows += migration(args[0], quick)
         rows += footprint(b, env, quick)
     finally:
         unmount_tmpfs()

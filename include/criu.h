@@ -1289,6 +1289,135 @@ int criu_local_check_version(struct criu_opts *opts, int minimum);
  */
 int criu_local_feature_check(struct criu_opts *opts, struct criu_feature_check *features, size_t size);
 
+/**
+ * Restore (or dump) with lazy pages: at dump, the memory is not written but
+ * served by the dump itself, over the page server port, until the
+ * destination has it all; at restore, pages are brought in on demand
+ * (from criu's lazy-pages daemon, see `criu_local_start_lazy_pages()`).
+ * Named and typed as in criu's proposal (PR #3146); not in upstream
+ * libcriu 4.2.1.
+ */
+void criu_local_set_lazy_pages(struct criu_opts *opts, bool lazy_pages);
+
+/**
+ * A descriptor of the caller (a pipe's write end) to which criu writes one
+ * byte and which it closes once it is ready: a page server or a lazy dump
+ * listens, a restore has the tree running. criu logs that the status fd is
+ * obsolete and the `status-ready` notification is preferred; both work.
+ * An addition beyond upstream libcriu.
+ */
+void criu_local_set_status_fd(struct criu_opts *opts, int fd);
+
+/**
+ * Start a page server as a daemon (criu's PAGE_SERVER request), listening
+ * on the address and port of `criu_local_set_page_server_address_port()`
+ * (port 0: one the kernel chooses) and writing what it receives into the
+ * images directory; it serves one dump, then exits. Returns its pid (0 if
+ * it could not be found: criu does not report it) with the port in `*port`
+ * (if `port` is not NULL), or a negative error value.
+ * An addition beyond upstream libcriu.
+ */
+int criu_local_start_page_server(struct criu_opts *opts, int *port);
+
+/**
+ * Start a page server as a child of a criu that stays connected to this
+ * options object (criu's PAGE_SERVER_CHLD request, with `keep_open`), so
+ * that `criu_local_wait_pid()` can give its exit status. Returns its pid,
+ * with the port in `*port` (if not NULL), or a negative error value.
+ * `criu_local_free_opts()` kills it if it was never waited for.
+ * An addition beyond upstream libcriu.
+ */
+int criu_local_start_page_server_chld(struct criu_opts *opts, int *port);
+
+/**
+ * Wait until `pid` exits: a page server of
+ * `criu_local_start_page_server_chld()` on these options (criu's WAIT_PID
+ * request; criu then closes the connection) or a lazy-pages daemon of
+ * `criu_local_start_lazy_pages()`. Returns its wait status (>= 0: use
+ * WIFEXITED() and WEXITSTATUS(); for a lazy-pages daemon that failed,
+ * criu_get_last_error() says why), or a negative error value (-EINVAL when
+ * these options started no such process).
+ * An addition beyond upstream libcriu.
+ */
+int criu_local_wait_pid(struct criu_opts *opts, int pid);
+
+/**
+ * Record this CPU's features into the images directory (`cpuinfo.img`;
+ * criu's CPUINFO_DUMP request). Returns 0 or a negative error value.
+ * An addition beyond upstream libcriu.
+ */
+int criu_local_cpuinfo_dump(struct criu_opts *opts);
+
+/**
+ * Whether the images' tree can run on this CPU (criu's CPUINFO_CHECK
+ * request, against the `cpuinfo.img` of `criu_local_cpuinfo_dump()`).
+ * Returns 0 when it can, -EBADE with errno ENOTSUP when the CPUs differ,
+ * or another negative error value.
+ * An addition beyond upstream libcriu.
+ */
+int criu_local_cpuinfo_check(struct criu_opts *opts);
+
+/**
+ * Start criu's lazy-pages daemon (`criu lazy-pages`) for a lazy restore
+ * from these options' images directory, as the caller's child, and return
+ * once it is ready: its pid, or a negative error value (-EBADE with the
+ * reason in criu_get_last_error() when it exited instead). With a page
+ * server address and port set, it takes the pages from there (the source's
+ * lazy dump). Then restore with `criu_local_set_lazy_pages(opts, true)`;
+ * `criu_local_wait_pid()` reaps the daemon once it has served every page,
+ * and `criu_local_free_opts()` kills one still running.
+ * An addition beyond upstream libcriu.
+ */
+int criu_local_start_lazy_pages(struct criu_opts *opts);
+
+/**
+ * `criu_local_set_lazy_pages()` on the process-wide options.
+ * An addition beyond upstream libcriu.
+ */
+void criu_set_lazy_pages(bool lazy_pages);
+
+/**
+ * `criu_local_set_status_fd()` on the process-wide options.
+ * An addition beyond upstream libcriu.
+ */
+void criu_set_status_fd(int fd);
+
+/**
+ * `criu_local_start_page_server()` on the process-wide options.
+ * An addition beyond upstream libcriu.
+ */
+int criu_start_page_server(int *port);
+
+/**
+ * `criu_local_start_page_server_chld()` on the process-wide options.
+ * An addition beyond upstream libcriu.
+ */
+int criu_start_page_server_chld(int *port);
+
+/**
+ * `criu_local_wait_pid()` on the process-wide options.
+ * An addition beyond upstream libcriu.
+ */
+int criu_wait_pid(int pid);
+
+/**
+ * `criu_local_cpuinfo_dump()` on the process-wide options.
+ * An addition beyond upstream libcriu.
+ */
+int criu_cpuinfo_dump(void);
+
+/**
+ * `criu_local_cpuinfo_check()` on the process-wide options.
+ * An addition beyond upstream libcriu.
+ */
+int criu_cpuinfo_check(void);
+
+/**
+ * `criu_local_start_lazy_pages()` on the process-wide options.
+ * An addition beyond upstream libcriu.
+ */
+int criu_start_lazy_pages(void);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

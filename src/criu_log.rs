@@ -24,6 +24,11 @@ const MAX_LINES: usize = 3;
 /// whatever order the processes ran, would push the cause out).
 const NOISE: &[&str] = &["Can't setup RLIMIT_NOFILE", " exited, status=", " killed by signal "];
 
+/// Causes criu logs as information, not as errors (so only at log level 3
+/// and up), that the summary takes as error lines: a dump to a page server
+/// that does not answer fails with no error line naming it.
+const INFO_CAUSES: &[&str] = &["Can't connect to server "];
+
 /// Where criu wrote its log for a request with these options: the log file
 /// name inside the work directory (the images directory unless one is set),
 /// reached through the caller's descriptors. `None` when no log file was
@@ -57,7 +62,11 @@ pub fn error_summary(path: &std::path::Path) -> Option<String> {
 pub fn summarize(log: &str) -> Option<String> {
     let errors: Vec<&str> = log
         .lines()
-        .filter_map(|line| line.split_once("Error (").map(|(_, rest)| rest))
+        .filter_map(|line| {
+            line.split_once("Error (")
+                .map(|(_, rest)| rest)
+                .or_else(|| INFO_CAUSES.iter().find_map(|c| line.find(c).map(|at| &line[at..])))
+        })
         .map(|rest| rest.split_once("): ").map_or(rest, |(_, message)| message).trim())
         .filter(|message| !message.is_empty() && !NOISE.iter().any(|n| message.contains(n)))
         .collect();
@@ -103,6 +112,15 @@ mod tests {
             summarize(log).unwrap(),
             "Can't open file tmp/needed.txt on restore: No such file; Unable to open fd=3 id=0x16; Restoring FAILED."
         );
+    }
+
+    #[test]
+    fn an_unreachable_page_server_is_the_cause() {
+        let log = "(00.03) Connecting to server 127.0.0.1:36471\n\
+                   (00.03) Can't connect to server 127.0.0.1:36471\n\
+                   (00.03) Error (compel/src/lib/infect.c:417): Unable to detach from 22317: No such process\n\
+                   (00.03) Error (criu/cr-dump.c:1975): Dumping FAILED.\n";
+        assert!(summarize(log).unwrap().starts_with("Can't connect to server 127.0.0.1:36471;"));
     }
 
     #[test]

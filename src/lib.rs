@@ -18,6 +18,7 @@ pub mod error;
 pub mod ffi;
 pub mod ids;
 pub mod images;
+pub mod migrate;
 pub mod notify;
 pub mod ops;
 pub mod options;

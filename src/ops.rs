@@ -12,6 +12,10 @@ use crate::rpc::{CriuFeatures, CriuOpts, CriuReq, CriuReqType, CriuResp};
 use crate::service::Connection;
 use crate::tmpfile;
 
+pub use crate::migrate::{
+    cpuinfo_check, cpuinfo_dump, start_lazy_pages, start_page_server, LazyPages, PageServer, Session,
+};
+
 /// What a successful dump reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DumpOutcome {
@@ -51,22 +55,22 @@ pub struct Features {
     pub pidfd_store: bool,
 }
 
-fn request(kind: CriuReqType, opts: Option<CriuOpts>) -> CriuReq {
+pub(crate) fn request(kind: CriuReqType, opts: Option<CriuOpts>) -> CriuReq {
     CriuReq { r#type: kind as i32, opts, ..Default::default() }
 }
 
 /// What the library itself does at a notification, before the caller's
 /// callback sees it (saving tmp files at `post-dump`). An error fails the
 /// operation with it.
-type Hook<'a> = &'a mut dyn FnMut(&Notification) -> Result<()>;
+pub(crate) type Hook<'a> = &'a mut dyn FnMut(&Notification) -> Result<()>;
 
-fn no_hook(_: &Notification) -> Result<()> {
+pub(crate) fn no_hook(_: &Notification) -> Result<()> {
     Ok(())
 }
 
 /// Send `req` and read responses until the one that answers it, handing
 /// notifications to `hook` and then the caller's callback on the way.
-fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq, hook: Hook) -> Result<CriuResp> {
+pub(crate) fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq, hook: Hook) -> Result<CriuResp> {
     conn.send(req)?;
     loop {
         let received = conn.recv()?;
@@ -104,7 +108,7 @@ fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq, hook: Hook
             sent?;
             continue;
         }
-        if resp.r#type != req.r#type {
+        if resp.r#type != answer_type(req.r#type) {
             if resp.r#type == CriuReqType::Empty as i32 && !resp.success {
                 return Err(Error::Unsupported);
             }
@@ -118,10 +122,20 @@ fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq, hook: Hook
     }
 }
 
+/// The response type criu answers a request type with: its own, except
+/// PAGE_SERVER_CHLD, which criu answers as PAGE_SERVER.
+fn answer_type(request: i32) -> i32 {
+    if request == CriuReqType::PageServerChld as i32 {
+        CriuReqType::PageServer as i32
+    } else {
+        request
+    }
+}
+
 /// Open a connection for a request with these options. A criu started by
 /// the library gets the descriptors of `inherit_fd` entries even when the
 /// caller opened them close-on-exec.
-fn connect(opts: &mut Options, service: &Service, rpc: &CriuOpts, detach: bool) -> Result<Connection> {
+pub(crate) fn connect(opts: &mut Options, service: &Service, rpc: &CriuOpts, detach: bool) -> Result<Connection> {
     if matches!(service, Service::Binary(_)) {
         check_config_file(rpc)?;
     }
@@ -149,7 +163,7 @@ fn check_config_file(rpc: &CriuOpts) -> Result<()> {
 }
 
 /// One request on a fresh connection.
-fn call(opts: &mut Options, req: CriuReq, detach: bool) -> Result<CriuResp> {
+pub(crate) fn call(opts: &mut Options, req: CriuReq, detach: bool) -> Result<CriuResp> {
     call_with(opts, req, detach, &mut no_hook)
 }
 
@@ -162,7 +176,7 @@ fn call_with(opts: &mut Options, req: CriuReq, detach: bool, hook: Hook) -> Resu
     exchange(&mut conn, opts, &req, hook)
 }
 
-fn missing(what: &str) -> Error {
+pub(crate) fn missing(what: &str) -> Error {
     Error::Comm { errno: libc::EBADMSG, what: format!("criu's answer has no {what}") }
 }
 

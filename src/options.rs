@@ -188,7 +188,8 @@ value_options! {
     set_ext_masters => ext_masters: bool;
     /// Use the compatibility mount namespace engine.
     set_mntns_compat_mode => mntns_compat_mode: bool;
-    /// Enable lazy page restore (Rust API only, as in upstream's C API).
+    /// Lazy pages: a dump serves the memory over the page server port
+    /// instead of writing it; a restore brings pages in on demand.
     set_lazy_pages => lazy_pages: bool;
     /// Leave restored tasks stopped.
     set_leave_stopped => leave_stopped: bool;

@@ -1,9 +1,15 @@
-//! Reaching criu and exchanging messages with it.
+//! Reaching criu and exchanging messages with it, and the processes the
+//! library starts.
 //!
-//! One [`Connection`] carries one request (or one pre-dump iteration series):
-//! criu started as `criu swrk <fd>` on a SOCK_SEQPACKET socket pair, a
-//! connection to a `criu service` socket, or a socket the caller handed in.
-//! Each message is one packet holding one protobuf message.
+//! One [`Connection`] carries one request (or one pre-dump iteration series,
+//! or a kept-open session): criu started as `criu swrk <fd>` on a
+//! SOCK_SEQPACKET socket pair, a connection to a `criu service` socket, or a
+//! socket the caller handed in. Each message is one packet holding one
+//! protobuf message.
+//!
+//! Every process the library starts as its own child (`criu swrk`, the
+//! `criu lazy-pages` daemon) is a [`Child`], started by [`Child::spawn`] and
+//! reaped by it: nothing the library starts is left behind as a zombie.
 
 use std::ffi::{CString, OsStr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -31,7 +37,7 @@ pub(crate) struct Connection {
     socket: Option<OwnedFd>,
     /// The criu process we started and must reap; `None` for service sockets,
     /// caller-given fds and detached (self-dump) criu processes.
-    child: Option<Pid>,
+    child: Option<Child>,
     /// How long one response may take (`None`: as long as criu needs).
     timeout: Option<Duration>,
     /// Set when criu missed the timeout: our child is killed, not awaited.
@@ -54,7 +60,7 @@ impl Connection {
         Ok(Connection { socket: Some(socket), child, timeout, abandoned: false })
     }
 
-    fn connect(service: &Service, detach: bool, keep_fds: &[RawFd]) -> Result<(OwnedFd, Option<Pid>)> {
+    fn connect(service: &Service, detach: bool, keep_fds: &[RawFd]) -> Result<(OwnedFd, Option<Child>)> {
         match service {
             Service::Fd(fd) => {
                 if *fd < 0 {
@@ -166,36 +172,128 @@ impl Drop for Connection {
     fn drop(&mut self) {
         // Closing first lets a criu still waiting for more requests exit.
         self.socket.take();
-        if let Some(pid) = self.child.take() {
+        if let Some(mut child) = self.child.take() {
             if !self.abandoned {
                 if let Some(timeout) = self.timeout {
                     // With a bound set, a criu that answered but does not exit
                     // gets that long to do so, too.
-                    self.abandoned = !exits_within(pid, timeout);
+                    self.abandoned = !child.exits_within(timeout);
                 }
             }
             if self.abandoned {
                 // A criu that missed the deadline may never exit by itself.
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                child.kill();
             }
-            let _ = retry_eintr(|| waitpid(pid, None));
+            let _ = child.wait();
         }
     }
 }
 
-/// Whether child `pid` exits (and is reaped) within `timeout`.
-fn exits_within(pid: Pid, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-            Ok(nix::sys::wait::WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
-            // Reaped, or not ours to wait for any more.
-            _ => return true,
+/// A process the library started as its child. It is reaped exactly once:
+/// by [`Child::wait`], or, when dropped still running, killed and reaped.
+#[derive(Debug)]
+pub(crate) struct Child {
+    pid: Pid,
+    /// The exit status once reaped (raw, as `waitpid` gives it).
+    status: Option<i32>,
+}
+
+impl Child {
+    /// Start `program` (looked up in PATH without a slash) with `args`,
+    /// handing it `keep_fds` (close-on-exec or not) under the same numbers.
+    pub fn spawn(program: &Path, args: &[&str], keep_fds: &[RawFd]) -> Result<Child> {
+        let program = cstring(program.as_os_str().as_bytes(), "program")?;
+        let args = args.iter().map(|a| cstring(a.as_bytes(), "argument")).collect::<Result<Vec<_>>>()?;
+        let mut argv: Vec<*const libc::c_char> = std::iter::once(program.as_ptr()).chain(args.iter().map(|a| a.as_ptr())).collect();
+        argv.push(std::ptr::null());
+        let pid = posix_spawn(&program, &argv, keep_fds)?;
+        Ok(Child { pid, status: None })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// Wait until the process exits; its raw wait status.
+    pub fn wait(&mut self) -> Result<i32> {
+        if let Some(status) = self.status {
+            return Ok(status);
         }
-        if Instant::now() >= deadline {
-            return false;
+        let mut status = 0;
+        loop {
+            if unsafe { libc::waitpid(self.pid.as_raw(), &mut status, 0) } >= 0 {
+                break;
+            }
+            match Errno::last() {
+                Errno::EINTR => continue,
+                e => {
+                    // Not ours any more (someone else reaped it): nothing
+                    // left to wait for.
+                    self.status = Some(-1);
+                    return Err(Error::comm(&format!("wait for process {}", self.pid), e));
+                }
+            }
         }
-        std::thread::sleep(Duration::from_millis(5));
+        self.status = Some(status);
+        Ok(status)
+    }
+
+    /// The raw wait status once reaped (-1: it was reaped elsewhere).
+    pub fn status(&self) -> Option<i32> {
+        self.status
+    }
+
+    /// The raw wait status if the process has exited (reaping it), else `None`.
+    pub fn try_wait(&mut self) -> Result<Option<i32>> {
+        if let Some(status) = self.status {
+            return Ok(Some(status));
+        }
+        let mut status = 0;
+        match unsafe { libc::waitpid(self.pid.as_raw(), &mut status, libc::WNOHANG) } {
+            0 => Ok(None),
+            n if n > 0 => {
+                self.status = Some(status);
+                Ok(Some(status))
+            }
+            _ if Errno::last() == Errno::EINTR => Ok(None),
+            _ => {
+                let e = Errno::last();
+                self.status = Some(-1);
+                Err(Error::comm(&format!("wait for process {}", self.pid), e))
+            }
+        }
+    }
+
+    /// Whether the process exits (and is reaped) within `timeout`.
+    pub fn exits_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !matches!(self.try_wait(), Ok(None)) {
+                // Reaped, or not ours to wait for any more.
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// SIGKILL the process unless it has been reaped already (its pid may
+    /// then belong to someone else).
+    pub fn kill(&self) {
+        if self.status.is_none() {
+            let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            self.kill();
+            let _ = self.wait();
+        }
     }
 }
 
@@ -256,7 +354,7 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
 }
 
 /// Start `<binary> swrk <fd>` and return our end of its socket.
-fn spawn_swrk(binary: &Path, detach: bool, keep_fds: &[RawFd]) -> Result<(OwnedFd, Option<Pid>)> {
+fn spawn_swrk(binary: &Path, detach: bool, keep_fds: &[RawFd]) -> Result<(OwnedFd, Option<Child>)> {
     let (ours, theirs) = socket::socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -264,16 +362,17 @@ fn spawn_swrk(binary: &Path, detach: bool, keep_fds: &[RawFd]) -> Result<(OwnedF
         SockFlag::SOCK_CLOEXEC,
     )
     .map_err(|e| Error::connect("socketpair", e))?;
-    let program = cstring(binary.as_os_str().as_bytes(), "service binary")?;
-    let fd_arg = cstring(theirs.as_raw_fd().to_string().as_bytes(), "fd")?;
-    let argv = [program.as_ptr(), c"swrk".as_ptr(), fd_arg.as_ptr(), std::ptr::null()];
+    let fd_arg = theirs.as_raw_fd().to_string();
     let mut keep: Vec<RawFd> = keep_fds.iter().copied().filter(|fd| *fd >= 0).collect();
     keep.push(theirs.as_raw_fd());
     let child = if detach {
+        let program = cstring(binary.as_os_str().as_bytes(), "service binary")?;
+        let fd_arg = cstring(fd_arg.as_bytes(), "fd")?;
+        let argv = [program.as_ptr(), c"swrk".as_ptr(), fd_arg.as_ptr(), std::ptr::null()];
         spawn_detached(&program, &argv, &keep)?;
         None
     } else {
-        Some(posix_spawn(&program, &argv, &keep)?)
+        Some(Child::spawn(binary, &["swrk", &fd_arg], &keep)?)
     };
     drop(theirs);
     Ok((ours, child))
@@ -282,7 +381,7 @@ fn spawn_swrk(binary: &Path, detach: bool, keep_fds: &[RawFd]) -> Result<(OwnedF
 /// posix_spawn does not copy the caller's address space (glibc uses
 /// CLONE_VM|CLONE_VFORK), so starting criu costs the same from a 4 GiB caller
 /// as from a small one.
-fn posix_spawn(program: &CString, argv: &[*const libc::c_char; 4], keep_fds: &[RawFd]) -> Result<Pid> {
+fn posix_spawn(program: &CString, argv: &[*const libc::c_char], keep_fds: &[RawFd]) -> Result<Pid> {
     unsafe {
         let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
         let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();

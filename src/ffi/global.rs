@@ -51,7 +51,7 @@ fn with_slot<R>(body: impl FnOnce(&mut *mut criu_opts) -> R) -> R {
 
 /// Run `body` with the global options pointer (NULL when not initialized;
 /// the `criu_local_*` function then reports it).
-fn with_global<R>(body: impl FnOnce(*mut criu_opts) -> R) -> R {
+pub(super) fn with_global<R>(body: impl FnOnce(*mut criu_opts) -> R) -> R {
     with_slot(|slot| {
         let opts = *slot;
         body(opts)

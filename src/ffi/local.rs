@@ -20,7 +20,7 @@ use crate::ops::{self, Features};
 const EINVAL: c_int = -libc::EINVAL;
 
 /// Run an operation: invalid options give -EINVAL with errno EINVAL.
-fn run(opts: *mut criu_opts, body: impl FnOnce(&mut Options) -> c_int) -> c_int {
+pub(super) fn run(opts: *mut criu_opts, body: impl FnOnce(&mut Options) -> c_int) -> c_int {
     let result = with_opts(opts, None, |o| Some(body(o)));
     result.unwrap_or_else(|| {
         guard::set_errno(libc::EINVAL);
@@ -81,6 +81,7 @@ pub unsafe extern "C" fn criu_local_free_opts(opts: *mut criu_opts) {
         if opts.is_null() || guard::is_lent(opts) || !guard::unregister(opts) {
             return;
         }
+        super::migrate::forget(opts);
         // SAFETY: it was registered, so it came from Box::into_raw in init.
         drop(unsafe { Box::from_raw(opts) });
     })

@@ -5,6 +5,7 @@
 //! * [`global`]: the `criu_*` functions, on one process-wide options object
 //!   behind a lock;
 //! * [`extras`]: functions beyond upstream's API;
+//! * [`migrate`]: page server, lazy pages, WAIT_PID and CPU checks, beyond upstream's API;
 //! * [`guard`]: the checks every function starts with.
 //!
 //! include/criu.h is generated from this module by cbindgen.
@@ -19,6 +20,7 @@ pub mod extras;
 pub mod global;
 pub(crate) mod guard;
 pub mod local;
+pub mod migrate;
 
 /// Log levels for `criu_set_log_level()`: nothing set (criu's default).
 pub const CRIU_LOG_UNSET: c_int = -1;

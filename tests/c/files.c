@@ -21,15 +21,9 @@
 
 #include <criu.h>
 
-static const char *criu_bin, *work;
-static int passed, failed;
+#include "common.h"
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
+static int passed, failed;
 
 static int fail(const char *name, const char *fmt, ...)
 {
@@ -84,42 +78,6 @@ static int wait_lines(const char *file, int n)
 	return -1;
 }
 
-/* A child in a session of its own with stdio on /dev/null, as criu likes it. */
-static pid_t start_child(void (*body)(void))
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		setsid();
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		/* Nothing of ours (images dirs, other tests' fds) leaks into the tree. */
-		close_range(3, ~0U, 0);
-		body();
-		_exit(0);
-	}
-	return pid;
-}
-
-static criu_opts *new_opts(const char *images, const char *log)
-{
-	criu_opts *o = NULL;
-	int dir = open(images, O_DIRECTORY);
-	if (dir < 0 || criu_local_init_opts(&o) < 0)
-		return NULL;
-	criu_local_set_service_binary(o, criu_bin);
-	criu_local_set_images_dir_fd(o, dir); /* stays open for the test's life */
-	criu_local_set_log_level(o, CRIU_LOG_DEBUG);
-	criu_local_set_log_file(o, log);
-	return o;
-}
-
-static void stop(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
 
 /* A reader's step: append `line` to the log file `name`, then pause. */
 static void log_and_pause(const char *name, const char *line)

@@ -56,10 +56,15 @@ pub fn register(pid: u32) {
 /// zombies behind) in a session of its own, stdio on /dev/null: a tree
 /// criu can dump and restore without outside help.
 pub fn start_perl(script: &str, args: &[&str]) -> u32 {
+    let mut all = vec!["-e", script];
+    all.extend_from_slice(args);
+    start_command("perl", &all)
+}
+
+/// Start `program args...` as [`start_perl`] does.
+pub fn start_command(program: &str, args: &[&str]) -> u32 {
     let child = unsafe {
-        Command::new("perl")
-            .arg("-e")
-            .arg(script)
+        Command::new(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -69,7 +74,7 @@ pub fn start_perl(script: &str, args: &[&str]) -> u32 {
                 Ok(())
             })
             .spawn()
-            .expect("perl starts")
+            .expect("the victim starts")
     };
     register(child.id());
     child.id()

@@ -50,6 +50,22 @@ static int not_in_upstream(void)
 #define criu_set_tmp_file_limit(...) not_in_upstream()
 #define criu_local_set_tmp_file_put_back(...) not_in_upstream()
 #define criu_set_tmp_file_put_back(...) not_in_upstream()
+#define criu_local_set_lazy_pages(...) not_in_upstream()
+#define criu_set_lazy_pages(...) not_in_upstream()
+#define criu_local_set_status_fd(...) not_in_upstream()
+#define criu_set_status_fd(...) not_in_upstream()
+#define criu_local_start_page_server(...) not_in_upstream()
+#define criu_start_page_server(...) not_in_upstream()
+#define criu_local_start_page_server_chld(...) not_in_upstream()
+#define criu_start_page_server_chld(...) not_in_upstream()
+#define criu_local_wait_pid(...) not_in_upstream()
+#define criu_wait_pid(...) not_in_upstream()
+#define criu_local_cpuinfo_dump(...) not_in_upstream()
+#define criu_cpuinfo_dump(...) not_in_upstream()
+#define criu_local_cpuinfo_check(...) not_in_upstream()
+#define criu_cpuinfo_check(...) not_in_upstream()
+#define criu_local_start_lazy_pages(...) not_in_upstream()
+#define criu_start_lazy_pages(...) not_in_upstream()
 #define criu_add_cg_props(...) not_in_upstream()
 #define criu_add_cg_props_file(...) not_in_upstream()
 #define criu_add_cg_dump_controller(...) not_in_upstream()
@@ -137,6 +153,7 @@ static int notify(char *action, criu_notify_arg_t na)
 }
 
 static struct criu_feature_check feat = { true, true, true };
+static int port;
 static char buf[4096] __attribute__((unused));
 static char *argv_null[] = { "a", NULL, NULL };
 static char *argv_bad[] = { NOT_UTF8, NULL };
@@ -167,7 +184,7 @@ static char *argv_ok[] = { "true", NULL };
 	F(C, weak_sysctls) F(C, evasive_devices) F(C, shell_job) F(C, skip_file_rwx_check)                  \
 	F(C, unprivileged) F(C, orphan_pts_master) F(C, file_locks) F(C, track_mem) F(C, auto_dedup)        \
 	F(C, force_irmap) F(C, link_remap) F(C, manage_cgroups) F(C, auto_ext_mnt) F(C, ext_sharing)        \
-	F(C, ext_masters) F(C, mntns_compat_mode) F(C, tmp_file_put_back)
+	F(C, ext_masters) F(C, mntns_compat_mode) F(C, lazy_pages) F(C, tmp_file_put_back)
 
 #define BOOL_CASES(C, x)                                                                                  \
 	C("criu_local_set_" #x "(NULL, true)", 0, ANY, MSG, criu_local_set_##x(NULL, true); return 0;)   \
@@ -179,7 +196,7 @@ static char *argv_ok[] = { "true", NULL };
 	F(C, pid, -1) F(C, images_dir_fd, -1) F(C, work_dir_fd, INT_MIN) F(C, log_level, INT_MAX)          \
 	F(C, cpu_cap, UINT_MAX) F(C, timeout, UINT_MAX) F(C, ghost_limit, UINT_MAX)                        \
 	F(C, pidfd_store_sk, -1) F(C, empty_ns, -1) F(C, service_fd, -1) F(C, reply_timeout, UINT_MAX)   \
-	F(C, tmp_file_limit, UINT64_MAX)
+	F(C, tmp_file_limit, UINT64_MAX) F(C, status_fd, -1)
 
 #define NUMBER_CASES(C, x, v)                                                                           \
 	C("criu_local_set_" #x "(NULL, 1)", 0, ANY, MSG, criu_local_set_##x(NULL, 1); return 0;)       \
@@ -210,7 +227,10 @@ static char *argv_ok[] = { "true", NULL };
 	F(C, restore_child, (o), ()) F(C, get_version, (o), ())                                \
 	F(C, check_version, (o, 40000), (40000))                                                \
 	F(C, feature_check, (o, &feat, sizeof(feat)), (&feat, sizeof(feat)))                    \
-	F(C, dump_iters, (o, more), (more))
+	F(C, dump_iters, (o, more), (more))                                                     \
+	F(C, start_page_server, (o, &port), (&port))                                            \
+	F(C, start_page_server_chld, (o, &port), (&port)) F(C, wait_pid, (o, 1), (1))           \
+	F(C, cpuinfo_dump, (o), ()) F(C, cpuinfo_check, (o), ()) F(C, start_lazy_pages, (o), ())
 
 #define OPERATION_CASES(C, x, largs, gargs)                                                                   \
 	C("criu_local_" #x #largs ", o NULL", -EINVAL, EINVAL, 0, criu_opts *o = NULL; return criu_local_##x largs;) \
@@ -484,7 +504,13 @@ static char *argv_ok[] = { "true", NULL };
 	C("criu_list_externals(garbage inventory.img)", -EINVAL, ANY, 0,                                    \
 	  return criu_list_externals("garbage-images", list_cb, NULL);)                                     \
 	C("criu_list_externals(inventory.img is a FIFO)", -EINVAL, ANY, 0,                                  \
-	  return criu_list_externals("fifo-images", list_cb, NULL);)
+	  return criu_list_externals("fifo-images", list_cb, NULL);)                                        \
+	/* migration: waiting for what these options never started, lazy pages without images */         \
+	C("criu_local_wait_pid(opts, pid it never started)", -EINVAL, ANY, 0,                               \
+	  return criu_local_wait_pid(fresh(), getpid());)                                                   \
+	C("criu_local_wait_pid(opts, -1)", -EINVAL, ANY, 0, return criu_local_wait_pid(fresh(), -1);)       \
+	C("criu_local_start_lazy_pages(opts) without images dir", -EINVAL, ANY, 0,                          \
+	  return criu_local_start_lazy_pages(fresh());)
 
 /* ---- running them ---- */
 

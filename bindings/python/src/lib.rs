@@ -851,6 +851,8 @@ fn list_tmp_files(py: Python<'_>, images_dir: DirArg) -> PyResult<Vec<TmpFileTup
         .collect())
 }
 
+mod migrate;
+
 /// The native part of libcriu; import `libcriu`, not this module.
 #[pymodule]
 fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -859,5 +861,7 @@ fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_inherit_key, m)?)?;
     m.add_function(wrap_pyfunction!(list_externals, m)?)?;
     m.add_function(wrap_pyfunction!(list_tmp_files, m)?)?;
+    m.add_class::<migrate::Session>()?;
+    m.add_class::<migrate::LazyPages>()?;
     Ok(())
 }
