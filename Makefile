@@ -19,6 +19,8 @@
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+LIBEXECDIR ?= $(PREFIX)/libexec
+BINDIR     ?= $(PREFIX)/bin
 CARGO      ?= cargo
 
 BUILD   := build
@@ -148,6 +150,8 @@ $(BUILD)/include/rpc.pb-c.h: proto/rpc.proto $(BUILD)/.deps
 	cp $(BUILD)/protoc-c/rpc.pb-c.h $@
 
 # The same places and names as upstream's `make install`.
+# Plus our tools: the tmp-file action script criu runs (libexec), the
+# images listing (bin).
 # criu.pc names the install's directories, so it is written at each install.
 install: lib $(UAPI)
 	sed -e 's|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)/criu|; s|@VERSION@|$(VERSION)|' \
@@ -159,7 +163,9 @@ install: lib $(UAPI)
 	install -D -m 0644 $(HEADER) $(DESTDIR)$(INCLUDEDIR)/criu/criu.h
 	install -m 0644 $(UAPI) $(DESTDIR)$(INCLUDEDIR)/criu/
 	install -D -m 0644 $(BUILD)/criu.pc $(DESTDIR)$(LIBDIR)/pkgconfig/criu.pc
-	install -D -m 0755 target/release/criu-image $(DESTDIR)$(PREFIX)/bin/criu-image
+	install -D -m 0755 target/release/criu-tmpfiles-hook $(DESTDIR)$(LIBEXECDIR)/criu-tmpfiles-hook
+	install -D -m 0755 target/release/criu-externals $(DESTDIR)$(BINDIR)/criu-externals
+	install -D -m 0755 target/release/criu-image $(DESTDIR)$(BINDIR)/criu-image
 
 clean:
 	rm -rf $(BUILD)

@@ -385,27 +385,46 @@ def footprint(b, env, quick):
 TMPFILE_GOALS = {"big": 0.9, "small": 0.8}  # ours ÷ cp -a throughput, from the tmp-file issue
 
 
-def tmpfile_throughput(quick):
+def tmpfile_throughput(quick, criu):
     """The tmp-file archive's save and put-back throughput beside `cp -a` and
     tar with gzip (no upstream counterpart: CRIU has no tmp-file option).
     bench/tmpfile/run.py measures it, with its own handling of the traps;
     here it runs with fewer rounds and its rows join the table."""
     failed = {"id": "tmpfile-throughput", "title": "tmp-file save/put-back throughput", "group": "tmp-file"}
-    result = sub_bench("tmpfile", ["tmpfile/run.py"], quick, failed)
+    result = sub_bench("tmpfile", ["tmpfile/run.py", "--criu", criu], quick, failed)
     if result is None:
         return [failed]
     rows = []
     for t in result["rows"]:
         step = t["step"].replace(" ", "-")
         vs = lambda k: "{median:.2f} ({min:.2f}–{max:.2f}; {rounds} rounds)".format(**t[k])
+        sparse = t["case"] == "sparse"
+        cp, tar = ("cp -a --sparse=always", "tar --sparse") if sparse else ("cp -a", "tar+gzip")
+        notes = (f"throughput ours ÷ {cp} {vs('ours_over_cp')} ({cp} {t['mb_per_s']['cp']:.0f} MB/s); "
+                 f"ours ÷ {tar} {vs('ours_over_tar')} ({t['mb_per_s']['tar']:.0f} MB/s)")
+        if t.get("cpu_ours_over_cp") is not None:
+            notes += (f"; CPU time ours ÷ {cp} {t['cpu_ours_over_cp']:.2f}, others' CPU during ours "
+                      f"{t['others_during_ours']['median']:.2f} s")
+        if sparse and t["step"] == "save":
+            stored = t["bytes_stored"]
+            notes += "; stored: " + ", ".join(f"{name} {stored[k] / 2**20:.1f} MiB" for k, name in
+                                              (("ours", "ours"), ("cp", cp), ("tar", tar)) if stored.get(k))
         rows.append({
             "id": f"tmpfile-{t['case']}-{step}", "title": f"tmp-file {t['step']}, {t['data']}",
             "group": "tmp-file", "status": "ok", "case": t["case"],
             "ours_mb_per_s": t["mb_per_s"]["ours"], "cp_mb_per_s": t["mb_per_s"]["cp"],
             "tar_mb_per_s": t["mb_per_s"]["tar"],
             "ours_over_cp": t["ours_over_cp"], "ours_over_tar": t["ours_over_tar"],
-            "notes": (f"throughput ours ÷ cp -a {vs('ours_over_cp')} (cp -a {t['mb_per_s']['cp']:.0f} MB/s); "
-                      f"ours ÷ tar+gzip {vs('ours_over_tar')} ({t['mb_per_s']['tar']:.0f} MB/s)"),
+            "notes": notes,
+        })
+    for z in result.get("freeze", {}).get("sizes", []):
+        rows.append({
+            "id": f"tmpfile-freeze-{z['bytes'] >> 20}", "group": "tmp-file", "status": "ok", "case": "freeze",
+            "title": f"dump freeze time, tmp files of {z['bytes'] >> 20} MiB",
+            "ours_text": f"{z['frozen_median'] * 1e3:.0f} ms",
+            "notes": (f"criu pre-dump to post-dump, {z['frozen_min'] * 1e3:.0f}–{z['frozen_max'] * 1e3:.0f} ms "
+                      f"over {result['freeze']['rounds']} rounds; {z['added_by_tmp_files'] * 1e3:.0f} ms "
+                      f"more than without tmp files; whole dump {z['dump_median'] * 1e3:.0f} ms"),
         })
     return rows
 
@@ -647,7 +666,8 @@ def markdown(res):
     for r in res["rows"]:
         unit = r.get("unit", "ms")
         if r.get("group") == "tmp-file" and r["status"] == "ok":
-            lines.append(f"| {r['title']} | {r['ours_mb_per_s']:.0f} MB/s | no tmp-file option | "
+            ours = r.get("ours_text") or f"{r['ours_mb_per_s']:.0f} MB/s"
+            lines.append(f"| {r['title']} | {ours} | no tmp-file option | "
                          f"(no upstream counterpart) | {r['notes']} |")
             continue
         if r.get("group") == "migrate" and r["status"] == "ok":
@@ -842,7 +862,7 @@ def main():
     try:
         rows = per_call(b, env, quick)
         rows += dump_restore(b, env, quick)
-        rows += tmpfile_throughput(quick)
+        rows += tmpfile_throughput(quick, env["CRIU_BIN"])
         rows += images_decode(os.path.abspath(args[0]), quick)
         rows += pycriu_calls(args[0], quick)
         rows += migration(args[0], quick)

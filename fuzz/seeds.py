@@ -175,21 +175,83 @@ def images_seeds(criu):
     write("images", "bad-magic", pack([("inventory.img", b"\0" * 16)]))
 
 
+VERSION = 2
+ENTRY = "<BBHIIIqIIQQ"  # the entry header of format 2, 48 bytes
+
+
 def archive(entries):
     """A tmp-file archive (format in src/tmpfile/mod.rs); checksums left 0:
     the tmpfile target reads the structure only, the putback target seals
-    each entry itself. An entry is (kind, root flag, path, data) or that
-    plus (mode, uid)."""
+    each entry itself. An entry is (kind, flags, path, data) or that plus
+    (mode, uid), or plus (mode, uid, size, xattr records). Flags: 1 root,
+    2 sparse."""
     body = b""
-    for kind, root, path, data, *extra in entries:
-        mode, uid = extra if extra else (0o644 if kind != 2 else 0o755, 0)
-        header = struct.pack("<BBHIIIqIIQ", kind, root, len(path), mode, uid, 0,
-                             1700000000, 0, 0, len(data))
-        body += header + path + data + b"\0" * 16
-    return struct.pack("<8sIIQQ", b"LCRIUTMP", 1, 0, len(entries), 32 + len(body)) + body
+    for kind, flags, path, data, *extra in entries:
+        mode, uid, size, xattrs = (list(extra) + [None, None])[:4] if extra else (None, 0, None, None)
+        mode = mode if mode is not None else (0o644 if kind != 2 else 0o755)
+        size = size if size is not None else (len(data) if kind == 1 else 0)
+        xattrs = xattrs or b""
+        header = struct.pack(ENTRY, kind, flags, len(path), mode, uid, 0,
+                             1700000000, 0, len(xattrs), len(data), size)
+        body += header + path + xattrs + data + b"\0" * 16
+    return struct.pack("<8sIIQQ", b"LCRIUTMP", VERSION, 0, len(entries), 32 + len(body)) + body
+
+
+def xattr(name, value):
+    """One extended-attribute record."""
+    return struct.pack("<BI", len(name), len(value)) + name + value
+
+
+def extents(size_and_extents):
+    """A sparse file's data: the extent map, then each extent's bytes (the
+    byte 'd' repeated)."""
+    out = struct.pack("<Q", len(size_and_extents))
+    for offset, length in size_and_extents:
+        out += struct.pack("<QQ", offset, length)
+    return out + b"".join(b"d" * length for _, length in size_and_extents)
+
+
+def upgrade(data):
+    """A format-1 archive (fuzz inputs kept from before format 2) reframed
+    as format 2: each entry header that can be framed gets the file size
+    field (the data length for a file), and the reserved word becomes the
+    attributes' length (0 in a well-formed one); what cannot be framed is
+    kept as it is. Other inputs are returned unchanged."""
+    if len(data) < 32 or data[:8] != b"LCRIUTMP" or struct.unpack_from("<I", data, 8)[0] != 1:
+        return data
+    out = bytearray(data[:32])
+    struct.pack_into("<I", out, 8, VERSION)
+    at = 32
+    while at + 40 <= len(data):
+        path_len = struct.unpack_from("<H", data, at + 2)[0]
+        data_len = struct.unpack_from("<Q", data, at + 32)[0]
+        end = at + 40 + path_len + data_len + 16
+        if end > len(data):
+            break
+        size = data_len if data[at] == 1 else 0
+        out += data[at:at + 40] + struct.pack("<Q", size) + data[at + 40:end]
+        at = end
+    out += data[at:]
+    if len(out) >= 32 and struct.unpack_from("<Q", out, 24)[0] == len(data):
+        struct.pack_into("<Q", out, 24, len(out))
+    return bytes(out)
+
+
+def upgrade_corpus(target):
+    """Reframe the format-1 inputs of a corpus in place."""
+    folder = os.path.join(CORPUS, target)
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        path = os.path.join(folder, name)
+        with open(path, "rb") as f:
+            data = f.read()
+        new = upgrade(data)
+        if new != data:
+            with open(path, "wb") as f:
+                f.write(new)
 
 
 def tmpfile_seeds():
+    upgrade_corpus("tmpfile")
     write("tmpfile", "empty-archive", archive([]))
     write("tmpfile", "one-file", archive([(1, 1, b"/tmp/a", b"hello")]))
     write("tmpfile", "tree", archive([(2, 1, b"/tmp/d", b""), (1, 0, b"/tmp/d/f", b"x" * 40),
@@ -202,11 +264,21 @@ def tmpfile_seeds():
     write("tmpfile", "truncated", archive([(1, 1, b"/tmp/a", b"hello")])[:50])
     write("tmpfile", "header-only", archive([])[:32])
     write("tmpfile", "not-an-archive", b"GARBAGE!" + b"\0" * 40)
+    write("tmpfile", "sparse", archive([(1, 3, b"/tmp/s", extents([(4096, 3), (1 << 20, 5)]), 0o644, 0, 2 << 20)]))
+    write("tmpfile", "sparse-all-hole", archive([(1, 3, b"/tmp/s", extents([]), 0o644, 0, 1 << 30)]))
+    write("tmpfile", "hard-link", archive([(2, 1, b"/tmp/d", b""), (1, 0, b"/tmp/d/f", b"x"),
+                                           (4, 0, b"/tmp/d/g", b"/tmp/d/f"), (4, 1, b"/tmp/h", b"/tmp/d/f")]))
+    write("tmpfile", "hard-link-forward", archive([(4, 1, b"/tmp/h", b"/tmp/f"), (1, 1, b"/tmp/f", b"x")]))
+    write("tmpfile", "xattrs", archive([(1, 1, b"/tmp/a", b"x", 0o644, 0, None,
+                                         xattr(b"security.capability", b"\1\0\0\2" + b"\0" * 16)
+                                         + xattr(b"user.a", b"1"))]))
+    write("tmpfile", "version-1", struct.pack("<8sIIQQ", b"LCRIUTMP", 1, 0, 0, 32))
 
 
 def putback_seeds():
     """Archives below the putback target's root (PUTBACK_BASE in
     fuzz/targets.rs), some trying to write outside it through symlinks."""
+    upgrade_corpus("putback")
     r = b"/tmp/libcriu-fuzz-putback/root"
     out = b"/tmp/libcriu-fuzz-putback/outside"
     write("putback", "one-file", archive([(1, 1, r + b"/a", b"hello")]))
@@ -224,6 +296,14 @@ def putback_seeds():
                                                   (1, 0, r + b"/d/s/x", b"escape")]))
     write("putback", "replace-dir-by-file", archive([(2, 1, r + b"/d", b""), (1, 0, r + b"/d/f", b"1"),
                                                      (1, 1, r + b"/d", b"file now")]))
+    write("putback", "sparse", archive([(1, 3, r + b"/s", extents([(0, 2), (70000, 4)]), 0o600, 0, 1 << 20)]))
+    write("putback", "hard-links", archive([(2, 1, r + b"/d", b""), (1, 0, r + b"/d/f", b"linked"),
+                                            (4, 0, r + b"/d/g", r + b"/d/f"), (4, 1, r + b"/h", r + b"/d/f")]))
+    write("putback", "hard-link-via-symlink", archive([(3, 1, r + b"/out", out), (1, 1, r + b"/f", b"x"),
+                                                       (4, 1, r + b"/out/h", r + b"/f")]))
+    write("putback", "xattrs", archive([(2, 1, r + b"/d", b"", 0o755, 0, None, xattr(b"user.d", b"1")),
+                                        (1, 0, r + b"/d/f", b"x", 0o644, 0, None, xattr(b"user.f", b"2")),
+                                        (3, 0, r + b"/d/l", b"f")]))
 
 
 def main():

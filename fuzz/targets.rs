@@ -208,6 +208,7 @@ pub fn putback(data: &[u8]) {
                     }
                     criu::tmpfile::EntryKind::Dir => assert!(kind.is_dir(), "{e}: not a directory"),
                     criu::tmpfile::EntryKind::Symlink => assert!(kind.is_symlink(), "{e}: not a symlink"),
+                    criu::tmpfile::EntryKind::HardLink => assert!(kind.is_file(), "{e}: not a regular file"),
                 }
             }
         }
@@ -221,12 +222,12 @@ pub fn putback(data: &[u8]) {
 }
 
 /// Give every entry of a tmp-file archive that can be framed (header, path,
-/// data, 16-byte checksum; format in src/tmpfile/mod.rs) the XXH3-128
-/// checksum of its header, path and data, and the header the archive's
-/// length.
+/// attributes, data, 16-byte checksum; format 2 in src/tmpfile/mod.rs) the
+/// XXH3-128 checksum of its header, path, attributes and data, and the
+/// header the archive's length.
 fn reseal(archive: &mut [u8]) {
     const HEADER: usize = 32;
-    const ENTRY_HEADER: usize = 40;
+    const ENTRY_HEADER: usize = 48;
     if archive.len() < HEADER {
         return;
     }
@@ -235,8 +236,10 @@ fn reseal(archive: &mut [u8]) {
     let mut at = HEADER;
     while at + ENTRY_HEADER <= archive.len() {
         let path_len = u16::from_le_bytes([archive[at + 2], archive[at + 3]]) as usize;
+        let xattrs_len = u32::from_le_bytes(archive[at + 28..at + 32].try_into().unwrap()) as usize;
         let data_len = u64::from_le_bytes(archive[at + 32..at + 40].try_into().unwrap());
-        let Some(end) = usize::try_from(data_len).ok().and_then(|d| (at + ENTRY_HEADER + path_len).checked_add(d)) else {
+        let framed = (at + ENTRY_HEADER + path_len).checked_add(xattrs_len);
+        let Some(end) = usize::try_from(data_len).ok().and_then(|d| framed?.checked_add(d)) else {
             return;
         };
         if end.checked_add(16).map_or(true, |e| e > archive.len()) {

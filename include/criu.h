@@ -736,19 +736,27 @@ int criu_add_external(const char *key);
  * into the dump and put it back before a restore, so that deleting it in
  * between does not break the restore (an addition: criu has no such
  * option). The files are copied into the images directory while the tree
- * is frozen; at restore, archive entries are written back (checksums
- * verified first, each file renamed into place, mode, owner and mtime
- * kept) only at or below paths added to the restore's options. Returns 0,
+ * is frozen (holes, hard links, extended attributes and ACLs kept); a
+ * restore puts back everything the images hold without being told, and
+ * paths added to its options narrow that (see criu_local_add_tmp_file()
+ * for the checks and the trust model). Returns 0,
  * or -EINVAL for a missing path or one that is not a regular file,
  * directory or symlink (the reason in `criu_get_last_error()`).
  */
 int criu_add_tmp_file(const char *path);
 
 /**
- * The most bytes the tmp files may take in the images (default 64 MiB): a
- * dump whose tmp files exceed it fails with -EINVAL before criu runs.
+ * The most bytes the tmp files may take in the images (default 64 MiB),
+ * counting the bytes stored: a dump whose tmp files exceed it fails with
+ * -EINVAL before criu runs, and so does a restore of a larger archive.
  */
 void criu_set_tmp_file_limit(uint64_t limit);
+
+/**
+ * Whether a restore puts back the tmp files its images hold (default
+ * true); see criu_local_set_tmp_file_put_back().
+ */
+void criu_set_tmp_file_put_back(bool put_back);
 
 /**
  * Send memory pages to the page server at `address:port`. Returns 0 (upstream
@@ -1199,19 +1207,35 @@ int criu_local_add_external(struct criu_opts *opts, const char *key);
  * into the dump and put it back before a restore, so that deleting it in
  * between does not break the restore (an addition: criu has no such
  * option). The files are copied into the images directory while the tree
- * is frozen; at restore, archive entries are written back (checksums
- * verified first, each file renamed into place, mode, owner and mtime
- * kept) only at or below paths added to the restore's options. Returns 0,
+ * is frozen, holes, hard links, extended attributes and ACLs included. A
+ * restore puts back everything the images hold without being told
+ * (checksums verified first, each file renamed into place, mode, owner
+ * and mtime kept); paths added to a restore's options narrow the put-back
+ * to the entries at or below them, and
+ * criu_local_set_tmp_file_put_back(opts, false) turns it off. The images
+ * directory is trusted as criu trusts it (its restore runs the images'
+ * code with their credentials); the put-back still refuses a damaged
+ * archive, one above the limit, paths outside the saved directories and
+ * symlinks on the way (docs/tmp-files.md). Returns 0,
  * or -EINVAL for a missing path or one that is not a regular file,
  * directory or symlink (the reason in `criu_get_last_error()`).
  */
 int criu_local_add_tmp_file(struct criu_opts *opts, const char *path);
 
 /**
- * The most bytes the tmp files may take in the images (default 64 MiB): a
- * dump whose tmp files exceed it fails with -EINVAL before criu runs.
+ * The most bytes the tmp files may take in the images (default 64 MiB),
+ * counting the bytes stored (a sparse file's data, not its holes): a dump
+ * whose tmp files exceed it fails with -EINVAL before criu runs, and a
+ * restore refuses a larger archive with -EINVAL before reading it.
  */
 void criu_local_set_tmp_file_limit(struct criu_opts *opts, uint64_t limit);
+
+/**
+ * Whether a restore puts back the tmp files its images hold (default
+ * true); false leaves them in the images, for this restore only when set
+ * on its options. An addition (criu has no tmp files).
+ */
+void criu_local_set_tmp_file_put_back(struct criu_opts *opts, bool put_back);
 
 /**
  * Send memory pages to the page server at `address:port`. Returns 0 (upstream

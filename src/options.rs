@@ -74,6 +74,7 @@ pub struct Options {
     pub(crate) reply_timeout: Option<Duration>,
     pub(crate) tmp_files: Vec<PathBuf>,
     pub(crate) tmp_file_limit: u64,
+    pub(crate) tmp_file_put_back: bool,
 }
 
 impl Default for Options {
@@ -85,6 +86,7 @@ impl Default for Options {
             reply_timeout: None,
             tmp_files: Vec::new(),
             tmp_file_limit: tmpfile::DEFAULT_LIMIT,
+            tmp_file_put_back: true,
         }
     }
 }
@@ -98,6 +100,7 @@ impl fmt::Debug for Options {
             .field("reply_timeout", &self.reply_timeout)
             .field("tmp_files", &self.tmp_files)
             .field("tmp_file_limit", &self.tmp_file_limit)
+            .field("tmp_file_put_back", &self.tmp_file_put_back)
             .finish()
     }
 }
@@ -465,9 +468,11 @@ impl Options {
     /// that its deletion in between does not break the restore. criu has no
     /// such option: the library copies the files into the images directory
     /// while the tree is frozen (at criu's `post-dump` point) and writes them
-    /// back before asking criu to restore. At restore, only archive entries
-    /// at or below a path added to the restore's options are written (a
-    /// restore adds none by default: images may come from elsewhere).
+    /// back before asking criu to restore. A restore puts back everything
+    /// the dump saved without being told anything; paths added to a
+    /// restore's options narrow the put-back to the entries at or below them
+    /// (the others stay in the images), and
+    /// [`Options::set_tmp_file_put_back`] turns it off.
     /// Refuses at once anything but a file, directory or symlink; a missing
     /// path is accepted here (at restore the files are missing by design)
     /// and refused by a dump before criu runs.
@@ -482,9 +487,18 @@ impl Options {
     }
 
     /// The most bytes the tmp files may take in the images (default
-    /// [`tmpfile::DEFAULT_LIMIT`]); a dump over it fails before criu runs.
+    /// [`tmpfile::DEFAULT_LIMIT`]), counting the bytes stored (a sparse
+    /// file's data, not its holes); a dump over it fails before criu runs,
+    /// and a restore refuses a larger archive before reading it.
     pub fn set_tmp_file_limit(&mut self, bytes: u64) -> &mut Self {
         self.tmp_file_limit = bytes;
+        self
+    }
+
+    /// Whether a restore puts back the tmp files its images hold (default
+    /// true). Off, the restore writes none of them.
+    pub fn set_tmp_file_put_back(&mut self, enabled: bool) -> &mut Self {
+        self.tmp_file_put_back = enabled;
         self
     }
 

@@ -435,23 +435,37 @@ struct Raw {
     root: bool,
     path: String,
     data: &'static [u8],
+    /// Flag bits besides the root's.
+    flags: u8,
+    /// The file size field; the data's length when `None` for a file.
+    size: Option<u64>,
+    xattrs: Vec<u8>,
 }
 
 fn raw(kind: u8, root: bool, path: impl Into<String>) -> Raw {
-    Raw { kind, root, path: path.into(), data: b"" }
+    Raw { kind, root, path: path.into(), data: b"", flags: 0, size: None, xattrs: Vec::new() }
+}
+
+/// One extended-attribute record.
+fn xattr_record(name: &str, value: &[u8]) -> Vec<u8> {
+    let mut r = vec![name.len() as u8];
+    r.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    r.extend_from_slice(name.as_bytes());
+    r.extend_from_slice(value);
+    r
 }
 
 fn encode(entries: &[Raw]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(b"LCRIUTMP");
-    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&2u32.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
     out.extend_from_slice(&0u64.to_le_bytes()); // length, set below
     for e in entries {
         let start = out.len();
         out.push(e.kind);
-        out.push(e.root as u8);
+        out.push(e.root as u8 | e.flags);
         out.extend_from_slice(&(e.path.len() as u16).to_le_bytes());
         out.extend_from_slice(&0o644u32.to_le_bytes());
         let me = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -459,9 +473,12 @@ fn encode(entries: &[Raw]) -> Vec<u8> {
         out.extend_from_slice(&me.1.to_le_bytes());
         out.extend_from_slice(&1_700_000_000i64.to_le_bytes());
         out.extend_from_slice(&5u32.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(e.xattrs.len() as u32).to_le_bytes());
         out.extend_from_slice(&(e.data.len() as u64).to_le_bytes());
+        let size = e.size.unwrap_or(if e.kind == 1 { e.data.len() as u64 } else { 0 });
+        out.extend_from_slice(&size.to_le_bytes());
         out.extend_from_slice(e.path.as_bytes());
+        out.extend_from_slice(&e.xattrs);
         out.extend_from_slice(e.data);
         let sum = xxhash_rust::xxh3::xxh3_128(&out[start..]);
         out.extend_from_slice(&sum.to_le_bytes());
@@ -486,6 +503,65 @@ fn an_archive_written_from_the_format_documentation_is_restored() {
     assert_eq!(fs::read(&file).unwrap(), b"hi\n");
     let m = fs::metadata(&file).unwrap();
     assert_eq!((m.mode() & 0o7777, m.mtime(), m.mtime_nsec()), (0o644, 1_700_000_000, 5));
+    fs::remove_dir_all(&dir).unwrap();
+
+    // A sparse file (two extents: 2 bytes at 4096, 3 at 1 MiB, size 2 MiB),
+    // a hard link to it and a user attribute, as documented.
+    let sparse = format!("{dir}/sparse");
+    let mut map = Vec::new();
+    for v in [2u64, 4096, 2, 1 << 20, 3] {
+        map.extend_from_slice(&v.to_le_bytes());
+    }
+    map.extend_from_slice(b"ab" as &[u8]);
+    map.extend_from_slice(b"cde" as &[u8]);
+    let map: &'static [u8] = Box::leak(map.into_boxed_slice());
+    fs::write(
+        s.archive(),
+        encode(&[
+            raw(2, true, &dir),
+            Raw {
+                data: map,
+                flags: 2,
+                size: Some(2 << 20),
+                xattrs: xattr_record("user.doc", b"yes"),
+                ..raw(1, false, &sparse)
+            },
+            Raw { data: Box::leak(sparse.clone().into_bytes().into_boxed_slice()), ..raw(4, false, &file) },
+        ]),
+    )
+    .unwrap();
+    tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap();
+    let bytes = fs::read(&sparse).unwrap();
+    assert_eq!(bytes.len(), 2 << 20);
+    assert_eq!((&bytes[4096..4098], &bytes[1 << 20..(1 << 20) + 3]), (&b"ab"[..], &b"cde"[..]));
+    assert_eq!(bytes.iter().filter(|&&b| b != 0).count(), 5);
+    let (a, b) = (fs::metadata(&sparse).unwrap(), fs::metadata(&file).unwrap());
+    assert_eq!((a.ino(), a.nlink()), (b.ino(), 2), "the hard link names the same file");
+    assert!(a.blocks() * 512 < 64 << 10, "holes are not allocated: {} blocks", a.blocks());
+    assert_eq!(xattr_get(&file, "user.doc").as_deref(), Some(&b"yes"[..]));
+}
+
+/// An extended attribute's value, `None` when it has none.
+fn xattr_get(path: &str, name: &str) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 65536];
+    rustix::fs::lgetxattr(path, name, &mut buf[..]).ok().map(|n| buf[..n].to_vec())
+}
+
+/// A sparse file's data whose one extent (8 bytes at 8) ends past a size
+/// of 10.
+const EXTENT_PAST_SIZE: [u8; 32] = extent_map([1, 8, 8, 0]);
+/// Two extents where the second starts inside the first (and their 8 bytes).
+const EXTENTS_OVERLAP: [u8; 48] = extent_map([2, 0, 4, 2, 4, 0]);
+
+/// Little-endian u64 words as bytes.
+const fn extent_map<const W: usize, const B: usize>(words: [u64; W]) -> [u8; B] {
+    let mut out = [0u8; B];
+    let mut i = 0;
+    while i < B {
+        out[i] = (words[i / 8] >> (8 * (i % 8))) as u8;
+        i += 1;
+    }
+    out
 }
 
 #[test]
@@ -510,6 +586,29 @@ fn hostile_paths_are_refused_and_nothing_is_written() {
         (vec![raw(1, true, &ok_file), Raw { data: b"x", ..raw(2, true, &d) }], "directory with data"),
         (vec![raw(1, true, &ok_file), Raw { data: b"a\0b", ..raw(3, true, format!("{base}/l")) }], "NUL"),
         (vec![raw(1, true, &ok_file), raw(1, true, format!("{base}/{}", "n".repeat(256)))], "longer than 255"),
+        // Hard links only to a regular file saved before them.
+        (vec![raw(1, true, &ok_file), Raw { data: b"/etc/passwd", ..raw(4, true, format!("{base}/h")) }], "hard link"),
+        (vec![Raw { data: b"/x", ..raw(4, true, format!("{base}/h")) }, raw(1, true, "/x")], "hard link"),
+        (vec![raw(1, true, &ok_file), Raw { data: b"rel", ..raw(4, true, format!("{base}/h")) }], "not absolute"),
+        // Attributes: known namespaces, once, within the kernel's bounds.
+        (vec![raw(1, true, &ok_file), Raw { xattrs: xattr_record("os2.x", b"1"), ..raw(1, true, &d) }], "not one that is saved"),
+        (
+            vec![raw(1, true, &ok_file), Raw { xattrs: [xattr_record("user.a", b"1"), xattr_record("user.a", b"2")].concat(), ..raw(1, true, &d) }],
+            "appears twice",
+        ),
+        (vec![raw(1, true, &ok_file), Raw { xattrs: xattr_record("user.a", b"1")[..7].to_vec(), ..raw(1, true, &d) }], "past its block"),
+        // Sparse files: a map that holds together, only for a file.
+        (vec![raw(1, true, &ok_file), Raw { flags: 2, ..raw(2, true, &d) }], "only a regular file"),
+        (vec![raw(1, true, &ok_file), Raw { flags: 2, size: Some(10), ..raw(1, true, &d) }], "without its extent map"),
+        (
+            vec![raw(1, true, &ok_file), Raw { flags: 2, size: Some(10), data: &EXTENT_PAST_SIZE, ..raw(1, true, &d) }],
+            "past the size",
+        ),
+        (
+            vec![raw(1, true, &ok_file), Raw { flags: 2, size: Some(100), data: &EXTENTS_OVERLAP, ..raw(1, true, &d) }],
+            "out of order",
+        ),
+        (vec![raw(1, true, &ok_file), Raw { size: Some(1 << 40), data: b"x", ..raw(1, true, &d) }], "without being sparse"),
     ];
     for (entries, why) in cases {
         fs::write(s.archive(), encode(&entries)).unwrap();
@@ -517,6 +616,13 @@ fn hostile_paths_are_refused_and_nothing_is_written() {
         assert!(msg.contains(why) && msg.contains("entry"), "wanted {why:?}: {msg}");
         assert!(!Path::new(&ok_file).exists() && !Path::new(&d).exists(), "{why}: something was written");
     }
+
+    // An archive of the first format is refused with what to do about it.
+    let mut old = encode(&[raw(1, true, &ok_file)]);
+    old[8] = 1;
+    fs::write(s.archive(), old).unwrap();
+    let msg = invalid_message(tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap_err());
+    assert!(msg.contains("version 1 is not supported") && msg.contains("older"), "{msg}");
 
     // Bounds in the header are checked before anything is allocated.
     let mut huge = encode(&[]);
@@ -562,4 +668,57 @@ fn a_symlink_planted_on_the_way_after_the_dump_is_not_followed() {
     fs::remove_file(s.path("app/dir")).unwrap();
     assert_eq!(tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap().len(), 3);
     assert_eq!(fs::read(s.path("deep/parent/g")).unwrap(), b"g");
+}
+
+#[test]
+fn a_narrowed_put_back_writes_only_the_named_paths_and_copies_a_link_whose_file_is_left_out() {
+    let s = Scratch::new("narrowed");
+    fs::create_dir_all(s.path("app/keep")).unwrap();
+    fs::create_dir_all(s.path("app/a-skip")).unwrap();
+    fs::write(s.path("app/a-skip/first"), b"shared bytes").unwrap();
+    fs::hard_link(s.path("app/a-skip/first"), s.path("app/keep/second")).unwrap();
+    fs::write(s.path("app/keep/own"), b"own").unwrap();
+    fs::write(s.path("other"), b"other").unwrap();
+    tmpfile::save(&[s.path("app"), s.path("other")], s.images(), DEFAULT_LIMIT).unwrap();
+    fs::remove_dir_all(s.path("app")).unwrap();
+    fs::remove_file(s.path("other")).unwrap();
+    let listed = tmpfile::list(s.images()).unwrap();
+    let link = listed.iter().find(|e| e.kind == EntryKind::HardLink).expect("the second name is a hard link");
+    assert_eq!((link.path.clone(), link.link_target.clone(), link.size), (s.path("app/keep/second"), Some(s.path("app/a-skip/first")), 12));
+
+    let put = tmpfile::restore_only(s.images(), DEFAULT_LIMIT, &[s.path("app/keep")]).unwrap();
+    let names: Vec<_> = put.iter().map(|e| e.path.strip_prefix(&s.root).unwrap().display().to_string()).collect();
+    assert_eq!(names, ["app", "app/keep", "app/keep/own", "app/keep/second"], "the directories on the way, then the named tree");
+    assert!(!s.path("app/a-skip").exists() && !s.path("other").exists(), "what was not named stays in the archive");
+    assert_eq!(fs::read(s.path("app/keep/second")).unwrap(), b"shared bytes", "its file left out, the link is a copy");
+    assert_eq!(fs::metadata(s.path("app/keep/second")).unwrap().nlink(), 1);
+
+    // put_back() with nothing named puts back everything, links as links.
+    fs::remove_dir_all(s.path("app")).unwrap();
+    assert_eq!(tmpfile::put_back(s.images(), DEFAULT_LIMIT, &[]).unwrap().len(), 7);
+    let (a, b) = (fs::metadata(s.path("app/a-skip/first")).unwrap(), fs::metadata(s.path("app/keep/second")).unwrap());
+    assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
+    assert_eq!(fs::read(s.path("other")).unwrap(), b"other");
+}
+
+#[test]
+fn the_limit_counts_the_bytes_a_sparse_file_stores() {
+    use std::os::unix::fs::FileExt;
+    let s = Scratch::new("sparse-limit");
+    let f = File::create(s.path("sparse")).unwrap();
+    f.set_len(256 << 20).unwrap();
+    f.write_all_at(b"end", (256 << 20) - 3).unwrap();
+    drop(f);
+    let summary = tmpfile::save(&[s.path("sparse")], s.images(), 1 << 20).expect("256 MiB of holes fit in 1 MiB");
+    assert!(summary.archive_bytes < 64 << 10, "{summary:?}");
+    let listed = tmpfile::list(s.images()).unwrap();
+    assert!(listed[0].sparse && listed[0].size == 256 << 20 && listed[0].stored < 64 << 10, "{listed:?}");
+    fs::remove_file(s.path("sparse")).unwrap();
+    tmpfile::restore(s.images(), 1 << 20).unwrap();
+    let m = fs::metadata(s.path("sparse")).unwrap();
+    assert_eq!(m.len(), 256 << 20);
+    assert!(m.blocks() * 512 <= 64 << 10, "{} bytes allocated", m.blocks() * 512);
+    let mut end = [0u8; 3];
+    File::open(s.path("sparse")).unwrap().read_exact_at(&mut end, (256 << 20) - 3).unwrap();
+    assert_eq!(&end, b"end");
 }

@@ -3,7 +3,9 @@
 //! - every descriptor the restore must be handed with inherit-fd: kind,
 //!   inherit-fd key, pid, fd, description;
 //! - every tmp file the library saved into the images and puts back before
-//!   the restore: `tmp-file`, path, `-`, `-`, type, size and mode.
+//!   the restore: `tmp-file`, path, `-`, `-`, then type, size and mode,
+//!   and where they apply: the bytes stored of a sparse file, a symlink's
+//!   target, the file a hard link names, the extended attributes kept.
 //!
 //! Exits 1 with the error on stderr when the directory cannot be read.
 
@@ -24,7 +26,7 @@ fn main() -> ExitCode {
         let images = std::fs::File::open(dir)
             .map_err(|e| criu::Error::InvalidArgument(format!("{}: {e}", Path::new(dir).display())))?;
         for e in criu::tmpfile::list(images.as_fd())? {
-            println!("tmp-file\t{}\t-\t-\t{} of {} bytes, mode {:o}", e.path.display(), e.kind, e.size, e.mode);
+            println!("tmp-file\t{}\t-\t-\t{}", e.path.display(), tmp_file_description(&e));
         }
         Ok(())
     });
@@ -35,4 +37,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// "file of N bytes, mode M" and what else the entry keeps.
+fn tmp_file_description(e: &criu::tmpfile::EntryInfo) -> String {
+    use criu::tmpfile::EntryKind;
+    let mut out = format!("{} of {} bytes, mode {:o}", e.kind, e.size, e.mode);
+    if e.sparse {
+        out += &format!(", sparse: {} bytes stored", e.stored);
+    }
+    match (&e.link_target, e.kind) {
+        (Some(target), EntryKind::HardLink) => out += &format!(", hard link to {}", target.display()),
+        (Some(target), _) => out += &format!(", to {}", target.display()),
+        _ => {}
+    }
+    if !e.xattrs.is_empty() {
+        out += &format!(", attributes {}", e.xattrs.join(" "));
+    }
+    out
 }

@@ -415,9 +415,10 @@ pub unsafe extern "C" fn criu_add_external(key: *const c_char) -> c_int {
 /// into the dump and put it back before a restore, so that deleting it in
 /// between does not break the restore (an addition: criu has no such
 /// option). The files are copied into the images directory while the tree
-/// is frozen; at restore, archive entries are written back (checksums
-/// verified first, each file renamed into place, mode, owner and mtime
-/// kept) only at or below paths added to the restore's options. Returns 0,
+/// is frozen (holes, hard links, extended attributes and ACLs kept); a
+/// restore puts back everything the images hold without being told, and
+/// paths added to its options narrow that (see criu_local_add_tmp_file()
+/// for the checks and the trust model). Returns 0,
 /// or -EINVAL for a missing path or one that is not a regular file,
 /// directory or symlink (the reason in `criu_get_last_error()`).
 #[no_mangle]
@@ -425,11 +426,19 @@ pub unsafe extern "C" fn criu_add_tmp_file(path: *const c_char) -> c_int {
     with_global(|opts| unsafe { local::criu_local_add_tmp_file(opts, path) })
 }
 
-/// The most bytes the tmp files may take in the images (default 64 MiB): a
-/// dump whose tmp files exceed it fails with -EINVAL before criu runs.
+/// The most bytes the tmp files may take in the images (default 64 MiB),
+/// counting the bytes stored: a dump whose tmp files exceed it fails with
+/// -EINVAL before criu runs, and so does a restore of a larger archive.
 #[no_mangle]
 pub unsafe extern "C" fn criu_set_tmp_file_limit(limit: u64) {
     with_global(|opts| unsafe { local::criu_local_set_tmp_file_limit(opts, limit) })
+}
+
+/// Whether a restore puts back the tmp files its images hold (default
+/// true); see criu_local_set_tmp_file_put_back().
+#[no_mangle]
+pub unsafe extern "C" fn criu_set_tmp_file_put_back(put_back: bool) {
+    with_global(|opts| unsafe { local::criu_local_set_tmp_file_put_back(opts, put_back) })
 }
 
 /// Send memory pages to the page server at `address:port`. Returns 0 (upstream

@@ -590,9 +590,16 @@ pub unsafe extern "C" fn criu_local_add_external(opts: *mut criu_opts, key: *con
 /// into the dump and put it back before a restore, so that deleting it in
 /// between does not break the restore (an addition: criu has no such
 /// option). The files are copied into the images directory while the tree
-/// is frozen; at restore, archive entries are written back (checksums
-/// verified first, each file renamed into place, mode, owner and mtime
-/// kept) only at or below paths added to the restore's options. Returns 0,
+/// is frozen, holes, hard links, extended attributes and ACLs included. A
+/// restore puts back everything the images hold without being told
+/// (checksums verified first, each file renamed into place, mode, owner
+/// and mtime kept); paths added to a restore's options narrow the put-back
+/// to the entries at or below them, and
+/// criu_local_set_tmp_file_put_back(opts, false) turns it off. The images
+/// directory is trusted as criu trusts it (its restore runs the images'
+/// code with their credentials); the put-back still refuses a damaged
+/// archive, one above the limit, paths outside the saved directories and
+/// symlinks on the way (docs/tmp-files.md). Returns 0,
 /// or -EINVAL for a missing path or one that is not a regular file,
 /// directory or symlink (the reason in `criu_get_last_error()`).
 #[no_mangle]
@@ -606,12 +613,24 @@ pub unsafe extern "C" fn criu_local_add_tmp_file(opts: *mut criu_opts, path: *co
     })
 }
 
-/// The most bytes the tmp files may take in the images (default 64 MiB): a
-/// dump whose tmp files exceed it fails with -EINVAL before criu runs.
+/// The most bytes the tmp files may take in the images (default 64 MiB),
+/// counting the bytes stored (a sparse file's data, not its holes): a dump
+/// whose tmp files exceed it fails with -EINVAL before criu runs, and a
+/// restore refuses a larger archive with -EINVAL before reading it.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_set_tmp_file_limit(opts: *mut criu_opts, limit: u64) {
     with_opts(opts, (), |o| {
         o.set_tmp_file_limit(limit);
+    })
+}
+
+/// Whether a restore puts back the tmp files its images hold (default
+/// true); false leaves them in the images, for this restore only when set
+/// on its options. An addition (criu has no tmp files).
+#[no_mangle]
+pub unsafe extern "C" fn criu_local_set_tmp_file_put_back(opts: *mut criu_opts, put_back: bool) {
+    with_opts(opts, (), |o| {
+        o.set_tmp_file_put_back(put_back);
     })
 }
 

@@ -15,14 +15,22 @@
 //! and sockets are refused, also inside a saved directory, and so is a
 //! missing path. Parent directories of a named path are resolved once, when
 //! it is added ([`check_path`]); the path recorded is that resolved one, so
-//! the put-back never needs to follow a symlink. Hard links are saved as
-//! separate files, holes in sparse files are not kept, and extended
-//! attributes are not saved.
+//! the put-back never needs to follow a symlink.
+//!
+//! What `cp -a` and `tar --sparse --xattrs --acls` keep is kept: owner,
+//! permission bits and mtime; the holes of a sparse file (found with
+//! SEEK_DATA/SEEK_HOLE, only the data between them is stored, and the
+//! put-back leaves the holes unallocated); hard links between saved files
+//! (a further name of a file saved earlier is stored as a link to it and
+//! put back as one); and the extended attributes in the `user.`,
+//! `security.` (file capabilities among them) and `trusted.` namespaces
+//! and the POSIX ACLs (`system.posix_acl_access`, `system.posix_acl_default`).
 //!
 //! The whole archive may not exceed a limit (by default [`DEFAULT_LIMIT`]):
 //! the copy runs while the tree is frozen, so the limit bounds both the
 //! freeze time and the disk space a careless path (say, a home directory)
-//! would take.
+//! would take. It counts the bytes stored, so a sparse file counts for its
+//! data, not its apparent size.
 //!
 //! # The archive format
 //! One file, [`ARCHIVE_NAME`], in the images directory. All integers are
@@ -31,27 +39,40 @@
 //! ```text
 //! archive header, 32 bytes
 //!    0  [u8; 8]  magic "LCRIUTMP"
-//!    8  u32      format version, 1
+//!    8  u32      format version, 2 (version 1, without holes, hard links
+//!                and attributes, is refused with a message saying so)
 //!   12  u32      reserved, 0
 //!   16  u64      number of entries
 //!   24  u64      length of the whole archive in bytes
 //! then each entry:
-//!   entry header, 40 bytes
-//!    0  u8       type: 1 regular file, 2 directory, 3 symlink
+//!   entry header, 48 bytes
+//!    0  u8       type: 1 regular file, 2 directory, 3 symlink, 4 hard link
 //!    1  u8       flags: bit 0 set for a path the caller named (a "root");
-//!                other bits 0
+//!                bit 1 set for a sparse regular file; other bits 0
 //!    2  u16      path length (at most 4095)
 //!    4  u32      mode: permission bits of st_mode (at most 0o7777)
 //!    8  u32      owner uid
 //!   12  u32      owner gid
 //!   16  i64      mtime, seconds since the epoch
 //!   24  u32      mtime, nanoseconds
-//!   28  u32      reserved, 0
-//!   32  u64      data length: file contents, symlink target, 0 for a directory
+//!   28  u32      length of the extended-attribute records
+//!   32  u64      data length: bytes stored (see data)
+//!   40  u64      a regular file's size; 0 for the other types
 //!   path         the absolute path, without terminating NUL
-//!   data         the file's bytes, or the symlink's target
-//!   checksum     16 bytes: XXH3-128 (seed 0) of the entry's header, path
-//!                and data, as a little-endian u128
+//!   attributes   records, names in ascending order, each:
+//!                  u8 name length, u32 value length (at most 65536),
+//!                  name (no NUL), value
+//!   data         a regular file: its bytes (data length = size), or when
+//!                  sparse: u64 extent count n, n times (u64 offset,
+//!                  u64 length), then each extent's bytes; extents are
+//!                  non-empty, ascending, apart, within the size, and
+//!                  what lies between them is a hole;
+//!                a symlink: its target; a hard link: the path of the
+//!                  regular-file entry before it that it is another name
+//!                  of (a hard link has no attributes of its own: they
+//!                  are its file's); a directory: nothing
+//!   checksum     16 bytes: XXH3-128 (seed 0) of the entry's header, path,
+//!                attributes and data, as a little-endian u128
 //! ```
 //!
 //! Entries come in depth-first pre-order: a root, then (for a directory) the
@@ -85,6 +106,19 @@
 //! Errors are [`Error::InvalidArgument`] with a message that names the path,
 //! or the archive and the entry.
 //!
+//! # Trust
+//! The images directory is as trusted as criu itself treats it: a restore
+//! runs the code and takes the credentials its images hold, so whoever can
+//! write the images can already run anything as the restored tree. The
+//! put-back therefore writes what the archive says, owners, set-id bits,
+//! file capabilities and ACLs included, wherever it says. What it refuses
+//! anyway, because no dump writes it: a damaged archive (checksums), one
+//! larger than the restore's limit, relative or unnormalized paths, entries
+//! outside the directories saved before them, duplicates, a symlink or
+//! non-directory on the way to an entry or in the place of a saved
+//! directory (never followed, never replaced), attribute names outside the
+//! namespaces above, devices, fifos and sockets.
+//!
 //! # Use
 //! ```no_run
 //! use std::os::fd::AsFd;
@@ -98,6 +132,7 @@
 //! // While criu holds the tree frozen; discard() if criu fails afterwards.
 //! tmpfile::save(&[path], images.as_fd(), tmpfile::DEFAULT_LIMIT)?;
 //! // Before criu restores the tree.
+//! // (restore_only() narrows the put-back to some of the saved paths.)
 //! for entry in tmpfile::restore(images.as_fd(), tmpfile::DEFAULT_LIMIT)? {
 //!     println!("put back: {entry}");
 //! }
@@ -108,6 +143,7 @@
 mod archive;
 mod restore;
 mod save;
+mod xattr;
 
 use std::fmt;
 use std::os::fd::BorrowedFd;
@@ -142,6 +178,8 @@ pub enum EntryKind {
     File,
     Dir,
     Symlink,
+    /// A further name of a regular file saved earlier in the archive.
+    HardLink,
 }
 
 impl fmt::Display for EntryKind {
@@ -150,6 +188,7 @@ impl fmt::Display for EntryKind {
             EntryKind::File => "file",
             EntryKind::Dir => "dir",
             EntryKind::Symlink => "symlink",
+            EntryKind::HardLink => "hardlink",
         })
     }
 }
@@ -166,10 +205,19 @@ pub struct EntryInfo {
     pub gid: u32,
     pub mtime_sec: i64,
     pub mtime_nsec: u32,
-    /// Bytes of data: the file's size, or the symlink target's length.
+    /// A regular file's size (holes included), a hard link's file's size,
+    /// or the length of a symlink's target.
     pub size: u64,
-    /// The symlink's target, for a symlink.
+    /// Bytes the entry's data takes in the archive: less than `size` for a
+    /// sparse file (its holes are not stored).
+    pub stored: u64,
+    /// True for a regular file stored with its holes.
+    pub sparse: bool,
+    /// The symlink's target, or for a hard link the path of the file it is
+    /// another name of.
     pub link_target: Option<PathBuf>,
+    /// Names of the extended attributes kept (ACLs included).
+    pub xattrs: Vec<String>,
     /// The entry's XXH3-128 checksum as stored.
     pub checksum: u128,
     /// True for a path the caller named (rather than one found below it).
@@ -188,8 +236,16 @@ impl fmt::Display for EntryInfo {
             self.size,
             self.path.display()
         )?;
-        if let Some(target) = &self.link_target {
-            write!(f, " -> {}", target.display())?;
+        match (&self.link_target, self.kind) {
+            (Some(target), EntryKind::HardLink) => write!(f, " = {}", target.display())?,
+            (Some(target), _) => write!(f, " -> {}", target.display())?,
+            (None, _) => {}
+        }
+        if self.sparse {
+            write!(f, " (sparse, {} bytes stored)", self.stored)?;
+        }
+        if !self.xattrs.is_empty() {
+            write!(f, " [{}]", self.xattrs.join(","))?;
         }
         Ok(())
     }
@@ -248,7 +304,24 @@ pub fn discard(images_dir: BorrowedFd<'_>) -> Result<()> {
 /// writing (a full disk, say) stops there and leaves the entries before it
 /// in place.
 pub fn restore(images_dir: BorrowedFd<'_>, limit: u64) -> Result<Vec<EntryInfo>> {
-    restore::restore(images_dir, limit)
+    restore::restore(images_dir, limit, None)
+}
+
+/// [`restore`] narrowed to `paths`: only the entries at or below one of
+/// them are written (with the saved directories on the way to them); the
+/// others stay in the archive, unchecked but for its structure. A hard link
+/// whose other name is left out is written as a copy of that file. `paths`
+/// are compared as recorded, absolute and resolved (see [`check_path`]).
+pub fn restore_only(images_dir: BorrowedFd<'_>, limit: u64, paths: &[PathBuf]) -> Result<Vec<EntryInfo>> {
+    restore::restore(images_dir, limit, Some(paths))
+}
+
+/// What a restore does with the tmp files: put back every entry of the
+/// archive when `named` is empty, else those at or below the paths in it
+/// ([`restore_only`]). Shared by the library's restore and the action-script
+/// hook, so both put back the same things.
+pub fn put_back(images_dir: BorrowedFd<'_>, limit: u64, named: &[PathBuf]) -> Result<Vec<EntryInfo>> {
+    restore::restore(images_dir, limit, (!named.is_empty()).then_some(named))
 }
 
 /// The entries of the images directory's archive, without checking their
@@ -257,7 +330,7 @@ pub fn list(images_dir: BorrowedFd<'_>) -> Result<Vec<EntryInfo>> {
     let Some(archive) = archive::Archive::open(images_dir, u64::MAX, false)? else {
         return Ok(Vec::new());
     };
-    Ok(archive.entries()?.iter().map(archive::Entry::info).collect())
+    Ok(archive::infos(&archive.entries()?, |_| true))
 }
 
 /// The one error of this module: tell the caller which path and why.

@@ -8,7 +8,8 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use xxhash_rust::xxh3::Xxh3;
 
@@ -18,25 +19,44 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
-use super::archive::{Archive, Entry, Meta};
+use super::archive::{infos, Archive, Entry, Meta};
+use super::xattr::{self, Node};
 use super::{invalid, os_error, EntryInfo, EntryKind};
 use crate::error::{Error, Result};
 
-pub(super) fn restore(images_dir: BorrowedFd<'_>, limit: u64) -> Result<Vec<EntryInfo>> {
+pub(super) fn restore(images_dir: BorrowedFd<'_>, limit: u64, only: Option<&[PathBuf]>) -> Result<Vec<EntryInfo>> {
     let Some(archive) = Archive::open(images_dir, limit, false)? else {
         return Ok(Vec::new());
     };
     let entries = archive.entries()?;
+    let selected: Vec<bool> = entries.iter().map(|e| chosen(e, only)).collect();
+    // A hard link whose first name is left out is written as a copy of
+    // that file's data: the data is needed (and checked) all the same.
+    let mut needed = selected.clone();
+    for (e, _) in entries.iter().zip(&selected).filter(|(_, &s)| s) {
+        if let Some(first) = e.link_to {
+            needed[first] = true;
+        }
+    }
     // A first pass writes nothing visible: it only follows the directories
     // that exist, so that a symlink planted on the way, or a non-directory
     // where a directory was saved, is refused before anything is written.
     // On the way it stages large files (see `Staged`), checking their
     // checksums; the others are checked next. Only then are names written.
     let mut staged = Staged::new(&archive, entries.len());
-    put_back(&entries, false, &mut staged)?;
-    archive.verify(&entries, &staged.verified)?;
-    put_back(&entries, true, &mut staged)?;
-    Ok(entries.iter().map(Entry::info).collect())
+    put_back(&entries, &selected, false, &mut staged)?;
+    let skip: Vec<bool> = staged.verified.iter().zip(&needed).map(|(&done, &need)| done || !need).collect();
+    archive.verify(&entries, &skip)?;
+    put_back(&entries, &selected, true, &mut staged)?;
+    Ok(infos(&entries, |i| selected[i]))
+}
+
+/// Whether a put-back narrowed to `only` writes `e`: an entry at or below
+/// one of the paths, or a directory on the way to one.
+fn chosen(e: &Entry<'_>, only: Option<&[PathBuf]>) -> bool {
+    let Some(paths) = only else { return true };
+    let path = Path::new(OsStr::from_bytes(e.path));
+    paths.iter().any(|p| path.starts_with(p) || (e.meta.kind == EntryKind::Dir && p.starts_with(path)))
 }
 
 /// Files from this size on are staged.
@@ -60,11 +80,19 @@ struct Staged<'a> {
     files: Vec<Option<File>>,
     /// By entry index: whether its checksum was checked already.
     verified: Vec<bool>,
+    /// By entry index: the file written for an entry that later hard links
+    /// name, kept open to link them to it.
+    written: Vec<Option<File>>,
 }
 
 impl<'a> Staged<'a> {
     fn new(archive: &'a Archive, entries: usize) -> Self {
-        Staged { archive, files: (0..entries).map(|_| None).collect(), verified: vec![false; entries] }
+        Staged {
+            archive,
+            files: (0..entries).map(|_| None).collect(),
+            verified: vec![false; entries],
+            written: (0..entries).map(|_| None).collect(),
+        }
     }
 
     /// Stage entry `index`, a regular file to go into `dir`, if it is large
@@ -78,19 +106,23 @@ impl<'a> Staged<'a> {
             return Ok(()); // no unnamed files here: written after the checks
         };
         let file = File::from(fd);
+        if let Err(err) = file.set_len(e.size) {
+            return Err(put_error(e.path, Errno::from_io_error(&err).unwrap_or(Errno::IO)));
+        }
         // This thread hashes a piece at a time; the writer follows it, so
         // that the pages of the mapping are faulted in by one thread only.
-        let hashed = AtomicUsize::new(0);
+        // The writer sleeps while it has caught up: on a busy machine a
+        // spinning writer would take the core the hasher needs.
+        let hashed = (std::sync::Mutex::new(0usize), std::sync::Condvar::new());
         let (written, computed) = std::thread::scope(|scope| {
             let writer = scope.spawn(|| {
                 let mut done = 0;
                 while done < e.data.len() {
-                    let ready = hashed.load(Ordering::Acquire);
-                    if ready == done {
-                        std::thread::yield_now();
-                        continue;
-                    }
-                    file.write_all_at(&e.data[done..ready], done as u64)?;
+                    let ready = {
+                        let guard = hashed.0.lock().unwrap_or_else(|p| p.into_inner());
+                        *hashed.1.wait_while(guard, |ready| *ready == done).unwrap_or_else(|p| p.into_inner())
+                    };
+                    write_segments(&file, e, done..ready)?;
                     done = ready;
                 }
                 Ok(())
@@ -100,7 +132,8 @@ impl<'a> Staged<'a> {
             hasher.update(&e.covered[..data_start]);
             for (i, piece) in e.data.chunks(STAGE_PIECE).enumerate() {
                 hasher.update(piece);
-                hashed.store((i * STAGE_PIECE + piece.len()).min(e.data.len()), Ordering::Release);
+                *hashed.0.lock().unwrap_or_else(|p| p.into_inner()) = (i * STAGE_PIECE + piece.len()).min(e.data.len());
+                hashed.1.notify_one();
             }
             (writer.join().expect("a write does not panic"), hasher.digest128())
         });
@@ -112,18 +145,37 @@ impl<'a> Staged<'a> {
     }
 }
 
-/// Walk the entries in order, keeping the enclosing directories open, and
-/// (when `write`) put each back. Without `write`, a directory that does not
-/// exist yet ends the checks below it: whatever is there will be created.
-fn put_back(entries: &[Entry<'_>], write: bool, staged: &mut Staged<'_>) -> Result<()> {
+/// Write the part `range` of a regular file entry's stored data (the
+/// extent map of a sparse file, if in the range, is skipped) where it goes
+/// in `file`.
+fn write_segments(file: &File, e: &Entry<'_>, range: std::ops::Range<usize>) -> std::io::Result<()> {
+    for s in &e.segments {
+        let (start, end) = (range.start.max(s.stored_at), range.end.min(s.stored_at + s.len));
+        if start < end {
+            file.write_all_at(&e.data[start..end], s.file_at + (start - s.stored_at) as u64)?;
+        }
+    }
+    Ok(())
+}
+
+/// Walk the `selected` entries in order, keeping the enclosing directories
+/// open, and (when `write`) put each back. Without `write`, a directory
+/// that does not exist yet ends the checks below it: whatever is there
+/// will be created.
+fn put_back(entries: &[Entry<'_>], selected: &[bool], write: bool, staged: &mut Staged<'_>) -> Result<()> {
     // The directories enclosing the current entry, innermost last.
     let mut open: Vec<OpenDir> = Vec::new();
     let mut root_parent: Option<OwnedFd>;
-    for (index, e) in entries.iter().enumerate() {
+    // Files that hard links name: kept open once written, to link them.
+    let mut linked = vec![false; if write { entries.len() } else { 0 }];
+    for first in entries.iter().filter_map(|e| e.link_to).filter(|_| write) {
+        linked[first] = true;
+    }
+    for (index, e) in entries.iter().enumerate().filter(|&(i, _)| selected[i]) {
         while open.last().is_some_and(|d| Some(d.index) != e.parent) {
             let dir = open.pop().unwrap();
             if write {
-                dir.finish()?;
+                dir.finish(entries)?;
             }
         }
         let parent = match e.parent {
@@ -135,8 +187,21 @@ fn put_back(entries: &[Entry<'_>], write: bool, staged: &mut Staged<'_>) -> Resu
         };
         let parent = parent.map(|fd| fd.as_fd());
         match (e.meta.kind, parent) {
-            (EntryKind::File, Some(dir)) if write => put_file(dir, e, staged.files[index].take())?,
+            (EntryKind::File, Some(dir)) if write => {
+                let file = put_file(dir, e, e, staged.files[index].take())?;
+                if linked[index] {
+                    staged.written[index] = Some(file);
+                }
+            }
             (EntryKind::File, Some(dir)) => staged.stage(index, dir, e)?,
+            (EntryKind::HardLink, Some(dir)) if write => {
+                let first = e.link_to.expect("entries() gave the hard link its file");
+                match &staged.written[first] {
+                    Some(file) => put_hard_link(dir, e, file)?,
+                    // Its first name is not put back: a copy stands in.
+                    None => drop(put_file(dir, e, &entries[first], None)?),
+                }
+            }
             (EntryKind::Symlink, Some(dir)) if write => put_symlink(dir, e)?,
             (EntryKind::Dir, _) => {
                 let fd = match parent {
@@ -150,7 +215,7 @@ fn put_back(entries: &[Entry<'_>], write: bool, staged: &mut Staged<'_>) -> Resu
     }
     while let Some(dir) = open.pop() {
         if write {
-            dir.finish()?;
+            dir.finish(entries)?;
         }
     }
     Ok(())
@@ -167,12 +232,21 @@ struct OpenDir<'a> {
 }
 
 impl OpenDir<'_> {
-    fn finish(self) -> Result<()> {
+    fn finish(self, entries: &[Entry<'_>]) -> Result<()> {
         let fd = self.fd.expect("the writing pass opened every directory");
-        fchmod(&fd, Mode::from_raw_mode(self.meta.mode))
-            .and_then(|()| futimens(&fd, &times(&self.meta)))
-            .map_err(|e| put_error(self.path, e))
+        fchmod(&fd, Mode::from_raw_mode(self.meta.mode)).map_err(|e| put_error(self.path, e))?;
+        // After its contents: a default ACL would otherwise be inherited by
+        // the entries written into it.
+        set_xattrs(Node::Fd(fd.as_fd()), &entries[self.index])?;
+        futimens(&fd, &times(&self.meta)).map_err(|e| put_error(self.path, e))
     }
+}
+
+/// Set an entry's extended attributes on what was written for it.
+fn set_xattrs(node: Node<'_>, e: &Entry<'_>) -> Result<()> {
+    xattr::write(node, &e.xattrs).map_err(|(name, err)| {
+        os_error(format_args!("tmp file {}: cannot set its extended attribute {name}", shown(e.path)), err)
+    })
 }
 
 fn shown(path: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -254,36 +328,62 @@ fn settle_and_rename(
     done.map_err(|err| put_error(e.path, err))
 }
 
-/// Put a regular file in place: the unnamed file staged for it, or else a
-/// new file written from the archive.
-fn put_file(dir: BorrowedFd<'_>, e: &Entry<'_>, staged: Option<File>) -> Result<()> {
-    let (uid, gid) = owner(&e.meta);
+/// Put a regular file in place under `e`'s name with the contents and
+/// metadata of `content` (the same entry, or for a hard link whose first
+/// name is not put back, that file's entry): the unnamed file staged for
+/// it, or else a new file written from the archive. Returns the file.
+fn put_file(dir: BorrowedFd<'_>, e: &Entry<'_>, content: &Entry<'_>, staged: Option<File>) -> Result<File> {
+    let (uid, gid) = owner(&content.meta);
     let settle = |file: &File| {
-        // Owner before mode: a change of owner clears set-id bits.
-        fchown(file, uid, gid)?;
-        fchmod(file, Mode::from_raw_mode(e.meta.mode))?;
-        futimens(file, &times(&e.meta))
+        // Owner, then mode, then attributes: a change of owner clears
+        // set-id bits and file capabilities.
+        fchown(file, uid, gid)
+            .and_then(|()| fchmod(file, Mode::from_raw_mode(content.meta.mode)))
+            .map_err(|err| put_error(e.path, err))?;
+        set_xattrs(Node::Fd(file.as_fd()), content)?;
+        futimens(file, &times(&content.meta)).map_err(|err| put_error(e.path, err))
     };
     if let Some(file) = staged {
-        settle(&file).map_err(|err| put_error(e.path, err))?;
+        settle(&file)?;
         // When it cannot be linked (the directory was replaced by one on
         // another file system since the checks, or neither way of linking
         // an unnamed file is allowed here), the file is written anew.
         if let Ok((tmp, ())) = with_temp_name(|name| link_unnamed(&file, dir, name)) {
-            return settle_and_rename(dir, &tmp, e, || Ok(()));
+            settle_and_rename(dir, &tmp, e, || Ok(()))?;
+            return Ok(file);
         }
     }
     let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let (tmp, fd) = with_temp_name(|name| openat(dir, name, flags, Mode::from_raw_mode(0o600)))
         .map_err(|err| put_error(e.path, err))?;
     let mut file = File::from(fd);
-    settle_and_rename(dir, &tmp, e, || {
-        file.write_all(e.data).map_err(|err| Errno::from_io_error(&err).unwrap_or(Errno::IO))?;
-        settle(&file)
-    })
+    let written = if content.meta.sparse {
+        // Holes stay holes: the size is set, and only the extents written.
+        file.set_len(content.size).and_then(|()| write_segments(&file, content, 0..content.data.len()))
+    } else {
+        file.write_all(content.data)
+    };
+    if let Err(err) = written {
+        let _ = unlinkat(dir, tmp.as_str(), AtFlags::empty());
+        return Err(put_error(e.path, Errno::from_io_error(&err).unwrap_or(Errno::IO)));
+    }
+    let settled = settle(&file);
+    if settled.is_err() {
+        let _ = unlinkat(dir, tmp.as_str(), AtFlags::empty());
+    }
+    settled?;
+    settle_and_rename(dir, &tmp, e, || Ok(()))?;
+    Ok(file)
 }
 
-/// Give the unnamed `file` the name `name` in `dir`.
+/// Give `file`, put back earlier, the hard link entry `e`'s name too.
+fn put_hard_link(dir: BorrowedFd<'_>, e: &Entry<'_>, file: &File) -> Result<()> {
+    let (tmp, ()) = with_temp_name(|name| link_unnamed(file, dir, name)).map_err(|err| put_error(e.path, err))?;
+    settle_and_rename(dir, &tmp, e, || Ok(()))
+}
+
+/// Give `file` (unnamed, or put back under another name) the name `name`
+/// in `dir`.
 fn link_unnamed(file: &File, dir: BorrowedFd<'_>, name: &str) -> rustix::io::Result<()> {
     match linkat(file, "", dir, name, AtFlags::EMPTY_PATH) {
         // Linking by descriptor needs CAP_DAC_READ_SEARCH; through its
@@ -300,10 +400,15 @@ fn put_symlink(dir: BorrowedFd<'_>, e: &Entry<'_>) -> Result<()> {
     let target = OsStr::from_bytes(e.data);
     let (tmp, ()) = with_temp_name(|name| symlinkat(target, dir, name)).map_err(|err| put_error(e.path, err))?;
     let (uid, gid) = owner(&e.meta);
-    settle_and_rename(dir, &tmp, e, || {
-        chownat(dir, tmp.as_str(), uid, gid, AtFlags::SYMLINK_NOFOLLOW)?;
-        utimensat(dir, tmp.as_str(), &times(&e.meta), AtFlags::SYMLINK_NOFOLLOW)
-    })
+    let tmp_name = std::ffi::CString::new(tmp.as_str()).expect("temporary names have no NUL");
+    let settled = chownat(dir, tmp.as_str(), uid, gid, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|err| put_error(e.path, err))
+        .and_then(|()| set_xattrs(Node::Link(dir, &tmp_name), e));
+    if settled.is_err() {
+        let _ = unlinkat(dir, tmp.as_str(), AtFlags::empty());
+    }
+    settled?;
+    settle_and_rename(dir, &tmp, e, || utimensat(dir, tmp.as_str(), &times(&e.meta), AtFlags::SYMLINK_NOFOLLOW))
 }
 
 /// Reuse the directory if it exists, else create it (without `write`:

@@ -1,6 +1,6 @@
 /*
- * Ghost files, external files and inherited fds through the C API, end to
- * end with the real criu.
+ * Ghost files, external files, inherited fds and tmp files through the C
+ * API, end to end with the real criu.
  *
  *   files CRIU_BINARY WORK_DIR
  *
@@ -79,6 +79,17 @@ static int wait_lines(const char *file, int n)
 }
 
 
+/* A reader's step: append `line` to the log file `name`, then pause. */
+static void log_and_pause(const char *name, const char *line)
+{
+	int log = open(path(name), O_WRONLY | O_APPEND | O_CREAT, 0644);
+	ssize_t n = strlen(line);
+	if (write(log, line, n) != n)
+		_exit(1);
+	close(log);
+	sleep_ms(50);
+}
+
 /* Re-reads the (soon deleted) data file and logs its length and sum. */
 static void ghost_reader(void)
 {
@@ -90,12 +101,8 @@ static void ghost_reader(void)
 		unsigned long sum = 0;
 		for (ssize_t i = 0; i < len; i++)
 			sum = sum * 31 + buf[i];
-		int log = open(path("reads.log"), O_WRONLY | O_APPEND | O_CREAT, 0644);
-		int n = snprintf(line, sizeof(line), "%zd %lu\n", len, sum);
-		if (write(log, line, n) != n)
-			_exit(1);
-		close(log);
-		sleep_ms(50);
+		snprintf(line, sizeof(line), "%zd %lu\n", len, sum);
+		log_and_pause("reads.log", line);
 	}
 }
 
@@ -268,6 +275,80 @@ static int test_validation(void)
 	return 0;
 }
 
+/* Re-reads the tmp file (a criu restore reopens it by path) and logs it. */
+static void tmp_reader(void)
+{
+	char buf[64], line[96];
+	int fd = open(path("tmp-dir/state"), O_RDONLY);
+	for (;;) {
+		ssize_t len = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[len > 0 ? len : 0] = 0;
+		snprintf(line, sizeof(line), "%s\n", buf);
+		log_and_pause("tmp-reads.log", line);
+	}
+}
+
+static int test_tmp_files(void)
+{
+	const char *name = "tmp files come back without the restore naming them";
+	char last[96];
+	int fd, ret, before;
+	pid_t pid, restored;
+	criu_opts *o;
+
+	mkdir(path("tmp-images"), 0755);
+	mkdir(path("tmp-dir"), 0755);
+	fd = open(path("tmp-dir/state"), O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	if (fd < 0 || write(fd, "state 1", 7) != 7)
+		return fail(name, "cannot write the tmp file");
+	close(fd);
+	pid = start_child(tmp_reader);
+	if (wait_lines(path("tmp-reads.log"), 1))
+		return stop(pid), fail(name, "reader did not start");
+	o = new_opts(path("tmp-images"), "tmp-dump.log");
+	criu_local_set_pid(o, pid);
+	if ((ret = criu_local_add_tmp_file(o, path("tmp-dir"))) != 0)
+		return stop(pid), fail(name, "add_tmp_file: %d (%s)", ret, criu_get_last_error());
+	if ((ret = criu_local_dump(o)) != 0)
+		return stop(pid), fail(name, "dump: %d (%s)", ret, criu_get_last_error());
+	waitpid(pid, NULL, 0);
+	criu_local_free_opts(o);
+	unlink(path("tmp-dir/state"));
+	rmdir(path("tmp-dir"));
+
+	/* Put-back turned off: criu cannot reopen the file, nothing is written. */
+	o = new_opts(path("tmp-images"), "tmp-restore-off.log");
+	criu_local_set_tmp_file_put_back(o, false);
+	restored = criu_local_restore_child(o);
+	criu_local_free_opts(o);
+	if (restored >= 0)
+		return stop(restored), fail(name, "restore without the put-back succeeded");
+	if (access(path("tmp-dir"), F_OK) == 0)
+		return fail(name, "the put-back was off, yet tmp-dir is back");
+	/* The failed restore's task was forked as our child (restore_child):
+	 * reap it, so its pid is free again. */
+	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++) {
+		waitpid(pid, NULL, WNOHANG);
+		sleep_ms(50);
+	}
+
+	/* Fresh options, as another caller would have: everything comes back. */
+	o = new_opts(path("tmp-images"), "tmp-restore.log");
+	before = count_lines(path("tmp-reads.log"), NULL, 0);
+	restored = criu_local_restore_child(o);
+	criu_local_free_opts(o);
+	if (restored < 0)
+		return fail(name, "restore: %d (%s)", restored, criu_get_last_error());
+	if (wait_lines(path("tmp-reads.log"), before + 3))
+		return stop(restored), fail(name, "no reads after restore");
+	stop(restored);
+	count_lines(path("tmp-reads.log"), last, sizeof(last));
+	if (strcmp(last, "state 1\n"))
+		return fail(name, "the restored process read %s", last);
+	ok(name);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	if (argc < 3) {
@@ -280,6 +361,7 @@ int main(int argc, char *argv[])
 	test_validation();
 	test_ghost_limit();
 	test_external_file();
+	test_tmp_files();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

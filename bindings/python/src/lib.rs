@@ -96,6 +96,14 @@ enum DirArg {
 }
 
 impl DirArg {
+    /// The directory as a path: a descriptor through its /proc link.
+    fn path(self) -> PathBuf {
+        match self {
+            DirArg::Fd(fd) => PathBuf::from(format!("/proc/self/fd/{fd}")),
+            DirArg::Path(path) => path,
+        }
+    }
+
     /// The descriptor to send, and the file to keep open when we opened one.
     fn open(self) -> PyResult<(RawFd, Option<File>)> {
         match self {
@@ -329,9 +337,10 @@ impl Options {
 
     /// Save the caller's own file, directory (recursively) or symlink at
     /// ``path`` into the dump and put it back before a restore, so that its
-    /// deletion in between does not break the restore. At restore, only
-    /// archive entries at or below paths added to the restore's options are
-    /// written. Devices, fifos and sockets raise CriuInvalidArgumentError; a
+    /// deletion in between does not break the restore. Holes, hard links,
+    /// extended attributes and ACLs are kept. A restore puts back every
+    /// saved entry without being told; paths added to a restore's options
+    /// narrow it to the entries at or below them. Devices, fifos and sockets raise CriuInvalidArgumentError; a
     /// missing path is accepted (a restore names missing files) and makes a
     /// dump fail before criu runs.
     fn add_tmp_file(&mut self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
@@ -342,6 +351,13 @@ impl Options {
     /// a dump over it fails with CriuInvalidArgumentError before criu runs.
     fn set_tmp_file_limit(&mut self, limit: u64) -> PyResult<()> {
         self.core()?.set_tmp_file_limit(limit);
+        Ok(())
+    }
+
+    /// Whether a restore puts back the tmp files its images hold (default
+    /// True); False leaves them in the images.
+    fn set_tmp_file_put_back(&mut self, enabled: bool) -> PyResult<()> {
+        self.core()?.set_tmp_file_put_back(enabled);
         Ok(())
     }
 
@@ -768,10 +784,7 @@ type ExternalTuple = (String, String, u32, u32, String);
 /// wraps them).
 #[pyfunction]
 fn list_externals(py: Python<'_>, images_dir: DirArg) -> PyResult<Vec<ExternalTuple>> {
-    let path = match images_dir {
-        DirArg::Fd(fd) => PathBuf::from(format!("/proc/self/fd/{fd}")),
-        DirArg::Path(path) => path,
-    };
+    let path = images_dir.path();
     let found = py
         .detach(|| criu::images::external_resources(&path))
         .map_err(|e| to_py_err(py, e))?;
@@ -802,6 +815,25 @@ fn rpc_descriptor_set(py: Python<'_>) -> Bound<'_, PyBytes> {
 fn images_descriptor_set(py: Python<'_>) -> Bound<'_, PyBytes> {
     PyBytes::new(py, include_bytes!(concat!(env!("OUT_DIR"), "/pycriu_images.fds")))
 }
+
+/// One tmp file as (path, kind, mode, uid, gid, size, stored, sparse,
+/// link_target, xattrs).
+type TmpFileTuple = (PathBuf, String, u32, u32, u32, u64, u64, bool, Option<PathBuf>, Vec<String>);
+
+/// What a restore from these images puts back (libcriu.list_tmp_files()
+/// wraps the tuples).
+#[pyfunction]
+fn list_tmp_files(py: Python<'_>, images_dir: DirArg) -> PyResult<Vec<TmpFileTuple>> {
+    let (fd, _opened) = images_dir.open()?;
+    // SAFETY: the descriptor is the caller's, or `_opened`, open for the call.
+    let dir = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let found = py.detach(|| criu::tmpfile::list(dir)).map_err(|e| to_py_err(py, e))?;
+    Ok(found
+        .into_iter()
+        .map(|e| (e.path, e.kind.to_string(), e.mode, e.uid, e.gid, e.size, e.stored, e.sparse, e.link_target, e.xattrs))
+        .collect())
+}
+
 mod migrate;
 
 /// The native part of libcriu; import `libcriu`, not this module.
@@ -815,6 +847,7 @@ fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rpc_descriptor_set, m)?)?;
     m.add_function(wrap_pyfunction!(images_descriptor_set, m)?)?;
     m.add("OPTION_FIELDS", OPTION_FIELDS.concat())?;
+    m.add_function(wrap_pyfunction!(list_tmp_files, m)?)?;
     m.add_class::<migrate::Session>()?;
     m.add_class::<migrate::LazyPages>()?;
     Ok(())

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,63 @@ def test_tmp_file_comes_back_after_deletion(tmp_path: Path, victims: list) -> No
     assert data.read_text() == "needed contents"
     assert data.stat().st_mode & 0o7777 == 0o640
     assert set(lines(report)[before:]) == {"needed_contents"}
+
+
+# Reads the file argv[1] (kept open) every 20 ms and appends what it holds
+# to argv[2]: criu reopens the file by path at restore.
+TMP_READER = """
+import sys, time
+f = open(sys.argv[1])
+while True:
+    f.seek(0)
+    with open(sys.argv[2], "a") as log:
+        log.write(f.read().strip() + "\\n")
+    time.sleep(0.02)
+"""
+
+
+def test_tmp_files_come_back_without_the_restore_naming_them(tmp_path: Path, victims: list) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    state = app / "state"
+    state.write_text("state-1")
+    os.link(state, app / "z-second-name")
+    sparse = app / "sparse"
+    with open(sparse, "wb") as f:
+        f.truncate(256 << 20)
+        f.write(b"head")
+    os.setxattr(state, "user.kept", b"yes")
+    report = tmp_path / "report.log"
+    proc = start(victims, TMP_READER, str(state), str(report))
+    wait_until("the reader to report", lambda: lines(report))
+    images = tmp_path / "images"
+    images.mkdir()
+    opts = options(pid=proc.pid, images_dir=images, log_file="dump.log")
+    opts.add_tmp_file(app)
+    opts.dump()
+    reap_dumped(proc)
+
+    # What a restore will put back, as the listing shows it.
+    listed = {Path(t.path).name: t for t in libcriu.list_tmp_files(images)}
+    assert listed["z-second-name"].kind == "hardlink" and listed["z-second-name"].link_target == str(state)
+    assert listed["sparse"].sparse and listed["sparse"].size == 256 << 20 and listed["sparse"].stored < 1 << 20
+    assert listed["state"].xattrs == ["user.kept"]
+    shutil.rmtree(app)
+
+    # Turned off, nothing comes back and criu cannot reopen the file.
+    off = options(images_dir=images, log_file="restore.log")
+    off.set_tmp_file_put_back(False)
+    with pytest.raises(libcriu.CriuRpcError):
+        off.restore()
+    assert not app.exists()
+    # The failed restore's task may linger until it is reaped.
+    wait_until(f"pid {proc.pid} to be free", lambda: not os.path.exists(f"/proc/{proc.pid}"))
+
+    before = len(lines(report))
+    pid = options(images_dir=images, log_file="restore.log").restore()
+    victims.append(pid)
+    wait_until("the restored reader to go on", lambda: len(lines(report)) >= before + 3)
+    assert lines(report)[-1] == "state-1"
+    assert os.stat(state).st_ino == os.stat(app / "z-second-name").st_ino
+    assert os.getxattr(state, "user.kept") == b"yes"
+    assert os.stat(sparse).st_blocks * 512 < 1 << 20

@@ -55,6 +55,8 @@ __all__ = [
     "get_external_id",
     "get_inherit_key",
     "list_externals",
+    "list_tmp_files",
+    "TmpFile",
     "ExternalResource",
     "NotifyCallback",
     "DumpItersCallback",
@@ -303,6 +305,36 @@ def list_externals(images_dir: Union[str, "os.PathLike[str]", int]) -> List[Exte
     external, and pipes, unix sockets and terminals whose other end was
     outside the dumped tree. Malformed images raise CriuInvalidArgumentError."""
     return [ExternalResource(*found) for found in _libcriu.list_externals(images_dir)]
+
+
+class TmpFile(NamedTuple):
+    """One tmp file saved into the images, which a restore puts back."""
+
+    path: str
+    kind: str
+    """"file", "dir", "symlink" or "hardlink"."""
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    """A file's size (holes included), or a link's target length."""
+    stored: int
+    """Bytes its data takes in the images (less than size when sparse)."""
+    sparse: bool
+    link_target: Optional[str]
+    """A symlink's target, or the file a hard link is another name of."""
+    xattrs: List[str]
+    """Names of the extended attributes (ACLs included) kept."""
+
+
+def list_tmp_files(images_dir: Union[str, "os.PathLike[str]", int]) -> List[TmpFile]:
+    """The tmp files saved into the images in ``images_dir`` (a path or a
+    descriptor), in the order a restore puts them back. A damaged archive
+    raises CriuInvalidArgumentError."""
+    return [
+        TmpFile(os.fsdecode(p), k, m, u, g, sz, st, sp, None if t is None else os.fsdecode(t), x)
+        for p, k, m, u, g, sz, st, sp, t, x in _libcriu.list_tmp_files(images_dir)
+    ]
 
 
 def _global_setter(name: str) -> Callable[..., Any]:
