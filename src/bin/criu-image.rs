@@ -36,7 +36,16 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(Failure::Image(ImageError::UnknownMagic(m))) => {
-            eprintln!("Unknown magic {m:#x}.\nMaybe you are feeding me an image with raw data(i.e. pages.img)?");
+            // crit reads the magic as a signed int and prints it with %#x.
+            let m = m as i32;
+            let shown = if m < 0 {
+                format!("-{:#x}", m.unsigned_abs())
+            } else {
+                format!("{m:#x}")
+            };
+            eprintln!(
+                "Unknown magic {shown}.\nMaybe you are feeding me an image with raw data(i.e. pages.img)?"
+            );
             ExitCode::from(1)
         }
         Err(Failure::Image(e)) => {

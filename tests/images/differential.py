@@ -123,11 +123,13 @@ def main():
     ap.add_argument("--workload", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--keep", help="copy the dumps here (a corpus for fuzzing/benchmarks)")
+    ap.add_argument("--dirs", nargs="*", help="compare the images in these directories (e.g. zdtm's "
+                    "--keep-img dumps) instead of making dumps")
     opts = ap.parse_args()
     sys.path.insert(0, opts.pycriu)
     import crit.__main__ as critmain  # noqa: E402
 
-    dumps = [
+    dumps = opts.dirs or [
         make_dump(opts, "dump-main", ["unshare", "--ipc", "--uts", "--fork", "--", opts.workload],
                   ["--file-locks"]),
         make_dump(opts, "dump-tcp", ["unshare", "--net", "--fork", "--", opts.workload, "--tcp"],
@@ -142,7 +144,7 @@ def main():
                 continue
             files += 1
             path = os.path.join(d, name)
-            label = os.path.basename(d) + "/" + name
+            label = d + "/" + name if opts.dirs else os.path.basename(d) + "/" + name
             with open(path, "rb") as f:
                 head = f.read(8)
             r = upstream(critmain, ["info", path])

@@ -19,7 +19,8 @@ fn image_err(py: Python<'_>, e: ImageError) -> PyErr {
             .import("libcriu.images")
             .and_then(|m| m.getattr("MagicException"));
         if let Ok(cls) = cls {
-            if let Ok(obj) = cls.call1((m,)) {
+            // pycriu reads the magic as a signed int.
+            if let Ok(obj) = cls.call1((m as i32,)) {
                 return PyErr::from_value(obj);
             }
         }

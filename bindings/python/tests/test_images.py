@@ -34,7 +34,7 @@ def test_every_image_round_trips(dumped: Path) -> None:
         if path.name.startswith("pages-"):
             with pytest.raises(images.MagicException) as exc:
                 images.loads(data)
-            assert exc.value.magic == int.from_bytes(data[:4], sys.byteorder)
+            assert exc.value.magic == int.from_bytes(data[:4], sys.byteorder, signed=True)
             continue
         for pretty in (False, True):
             img = images.loads(data, pretty=pretty)
