@@ -66,7 +66,22 @@ def reap_dumped(proc: subprocess.Popen) -> None:
     """Reap a victim criu killed after dumping it, and wait until its pid is
     free for the restore (a zombie keeps it: "Can't fork for PID: File exists")."""
     proc.wait(timeout=20)
-    wait_until(f"pid {proc.pid} to be free", lambda: not os.path.exists(f"/proc/{proc.pid}"))
+    wait_pid_free(proc.pid)
+
+
+def wait_pid_free(pid: int) -> None:
+    """Wait until `pid` is free again, reaping it if it ends up our zombie
+    (as the task of a failed restore does: criu kills it, and as the
+    subreaper we inherit it)."""
+
+    def free() -> bool:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return not os.path.exists(f"/proc/{pid}")
+
+    wait_until(f"pid {pid} to be free", free)
 
 
 def stop(victim: Union[subprocess.Popen, int]) -> None:

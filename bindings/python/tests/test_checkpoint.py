@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import libcriu
-from helpers import COUNTER, lines, options, reap_dumped, start, wait_until
+from helpers import COUNTER, lines, options, reap_dumped, start, wait_pid_free, wait_until
 
 
 def test_dump_and_restore_a_running_process(tmp_path: Path, victims: list) -> None:
@@ -318,8 +318,8 @@ def test_tmp_files_come_back_without_the_restore_naming_them(tmp_path: Path, vic
     with pytest.raises(libcriu.CriuRpcError):
         off.restore()
     assert not app.exists()
-    # The failed restore's task may linger until it is reaped.
-    wait_until(f"pid {proc.pid} to be free", lambda: not os.path.exists(f"/proc/{proc.pid}"))
+    # The failed restore's task lingers until it is reaped.
+    wait_pid_free(proc.pid)
 
     before = len(lines(report))
     pid = options(images_dir=images, log_file="restore.log").restore()
