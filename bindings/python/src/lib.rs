@@ -809,13 +809,6 @@ fn rpc_descriptor_set(py: Python<'_>) -> Bound<'_, PyBytes> {
     PyBytes::new(py, criu::rpc::FILE_DESCRIPTOR_SET)
 }
 
-/// The schema of the image messages ``libcriu.pycriu.images`` reads
-/// (inventory, statistics) as a serialized FileDescriptorSet.
-#[pyfunction]
-fn images_descriptor_set(py: Python<'_>) -> Bound<'_, PyBytes> {
-    PyBytes::new(py, include_bytes!(concat!(env!("OUT_DIR"), "/pycriu_images.fds")))
-}
-
 /// One tmp file as (path, kind, mode, uid, gid, size, stored, sparse,
 /// link_target, xattrs).
 type TmpFileTuple = (PathBuf, String, u32, u32, u32, u64, u64, bool, Option<PathBuf>, Vec<String>);
@@ -845,7 +838,6 @@ fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(list_externals, m)?)?;
     images::register(m)?;
     m.add_function(wrap_pyfunction!(rpc_descriptor_set, m)?)?;
-    m.add_function(wrap_pyfunction!(images_descriptor_set, m)?)?;
     m.add("OPTION_FIELDS", OPTION_FIELDS.concat())?;
     m.add_function(wrap_pyfunction!(list_tmp_files, m)?)?;
     m.add_class::<migrate::Session>()?;

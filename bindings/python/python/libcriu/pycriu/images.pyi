@@ -1,9 +1,6 @@
-from typing import Any, BinaryIO
-
-class MagicException(Exception):
-    magic: int
-    def __init__(self, magic: int) -> None: ...
-
-def load(f: BinaryIO, pretty: bool = False, no_payload: bool = False) -> dict[str, Any]: ...
-def loads(s: bytes, pretty: bool = False) -> dict[str, Any]: ...
-def __getattr__(name: str) -> Any: ...
+from libcriu.images import MagicException as MagicException
+from libcriu.images import dump as dump
+from libcriu.images import dumps as dumps
+from libcriu.images import info as info
+from libcriu.images import load as load
+from libcriu.images import loads as loads
