@@ -216,26 +216,11 @@ impl Child {
 
     /// Wait until the process exits; its raw wait status.
     pub fn wait(&mut self) -> Result<i32> {
-        if let Some(status) = self.status {
-            return Ok(status);
-        }
-        let mut status = 0;
         loop {
-            if unsafe { libc::waitpid(self.pid.as_raw(), &mut status, 0) } >= 0 {
-                break;
-            }
-            match Errno::last() {
-                Errno::EINTR => continue,
-                e => {
-                    // Not ours any more (someone else reaped it): nothing
-                    // left to wait for.
-                    self.status = Some(-1);
-                    return Err(Error::comm(&format!("wait for process {}", self.pid), e));
-                }
+            if let Some(status) = self.reap(0)? {
+                return Ok(status);
             }
         }
-        self.status = Some(status);
-        Ok(status)
     }
 
     /// The raw wait status once reaped (-1: it was reaped elsewhere).
@@ -245,22 +230,31 @@ impl Child {
 
     /// The raw wait status if the process has exited (reaping it), else `None`.
     pub fn try_wait(&mut self) -> Result<Option<i32>> {
+        self.reap(libc::WNOHANG)
+    }
+
+    /// One `waitpid` with `flags`: the status once reaped (kept for later
+    /// calls), `None` while it runs or when a signal interrupted the wait.
+    fn reap(&mut self, flags: libc::c_int) -> Result<Option<i32>> {
         if let Some(status) = self.status {
             return Ok(Some(status));
         }
         let mut status = 0;
-        match unsafe { libc::waitpid(self.pid.as_raw(), &mut status, libc::WNOHANG) } {
+        match unsafe { libc::waitpid(self.pid.as_raw(), &mut status, flags) } {
             0 => Ok(None),
             n if n > 0 => {
                 self.status = Some(status);
                 Ok(Some(status))
             }
-            _ if Errno::last() == Errno::EINTR => Ok(None),
-            _ => {
-                let e = Errno::last();
-                self.status = Some(-1);
-                Err(Error::comm(&format!("wait for process {}", self.pid), e))
-            }
+            _ => match Errno::last() {
+                Errno::EINTR => Ok(None),
+                e => {
+                    // Not ours any more (someone else reaped it): nothing
+                    // left to wait for.
+                    self.status = Some(-1);
+                    Err(Error::comm(&format!("wait for process {}", self.pid), e))
+                }
+            },
         }
     }
 
