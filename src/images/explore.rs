@@ -87,6 +87,20 @@ fn text<'v>(v: &'v Value, key: &str) -> R<&'v str> {
         .ok_or_else(|| invalid(format!("{key} is not text")))
 }
 
+/// A page run's length in pages, read as criu reads it: `nr_pages` when
+/// present, otherwise `compat_nr_pages`, the only count criu up to 4.1
+/// wrote (crit 4.2.1 asks for `nr_pages` alone and fails on those dumps).
+fn run_pages(pm: &Value) -> R<u64> {
+    if pm.get("nr_pages").is_some() {
+        num(pm, "nr_pages")
+    } else {
+        num(pm, "compat_nr_pages")
+    }
+}
+
+/// criu's `task_state` of a zombie (compel's `COMPEL_TASK_DEAD`).
+const TASK_DEAD: u64 = 2;
+
 fn entries(image: Value) -> Vec<Value> {
     match image {
         Value::Object(mut m) => match m.remove("entries") {
@@ -124,6 +138,13 @@ impl Explorer<'_> {
             .into_iter()
             .next()
             .ok_or_else(|| invalid(format!("{name} has no entry")))
+    }
+
+    /// Whether `pid` was dumped as a zombie (its core says so; criu writes
+    /// no other image of it).
+    fn zombie(&self, pid: u64) -> R<bool> {
+        let core = self.first(&format!("core-{pid}.img"))?;
+        Ok(num(get(&core, "tc")?, "task_state")? == TASK_DEAD)
     }
 
     fn line(&mut self, s: &str) {
@@ -251,22 +272,35 @@ impl Explorer<'_> {
             .cloned())
     }
 
-    fn fds(&mut self) -> R<()> {
+    /// Each task of pstree.img in its order: its pid on a line, then, for a
+    /// live task, what `show` prints of it. A zombie (criu writes only its
+    /// core) has no descriptors, cwd, root or memory left: its pid stands
+    /// alone, where crit 4.2.1 crashes looking for its ids or mm image.
+    fn each_task(&mut self, mut show: impl FnMut(&mut Self, u64) -> R<()>) -> R<()> {
         for (pid, _) in self.pstree()? {
-            let ids = self.first(&format!("ids-{pid}.img"))?;
-            let fdinfo = self.load(&format!("fdinfo-{}.img", num(&ids, "files_id")?))?;
             self.line(&pid.to_string());
-            for fd in &fdinfo {
-                let name = self.file_str(text(fd, "type")?, num(fd, "id")?)?;
-                self.line(&format!("\t{:>7}: {}", num(fd, "fd")?, name));
-            }
-            let fs = self.first(&format!("fs-{pid}.img"))?;
-            for (what, key) in [("cwd", "cwd_id"), ("root", "root_id")] {
-                let name = self.file_str("REG", num(&fs, key)?)?;
-                self.line(&format!("\t{what:>7}: {name}"));
+            if !self.zombie(pid)? {
+                show(self, pid)?;
             }
         }
         Ok(())
+    }
+
+    fn fds(&mut self) -> R<()> {
+        self.each_task(|x, pid| {
+            let ids = x.first(&format!("ids-{pid}.img"))?;
+            let fdinfo = x.load(&format!("fdinfo-{}.img", num(&ids, "files_id")?))?;
+            for fd in &fdinfo {
+                let name = x.file_str(text(fd, "type")?, num(fd, "id")?)?;
+                x.line(&format!("\t{:>7}: {}", num(fd, "fd")?, name));
+            }
+            let fs = x.first(&format!("fs-{pid}.img"))?;
+            for (what, key) in [("cwd", "cwd_id"), ("root", "root_id")] {
+                let name = x.file_str("REG", num(&fs, key)?)?;
+                x.line(&format!("\t{what:>7}: {name}"));
+            }
+            Ok(())
+        })
     }
 
     fn mems(&mut self) -> R<()> {
@@ -275,11 +309,10 @@ impl Explorer<'_> {
             let next = vids.len() as u64 + 1;
             *vids.entry(id).or_insert(next)
         };
-        for (pid, _) in self.pstree()? {
-            let mm = self.first(&format!("mm-{pid}.img"))?;
-            self.line(&pid.to_string());
-            let exe = self.file_str("REG", num(&mm, "exe_file_id")?)?;
-            self.line(&format!("\t{:<36}    {}", "exe", exe));
+        self.each_task(|x, pid| {
+            let mm = x.first(&format!("mm-{pid}.img"))?;
+            let exe = x.file_str("REG", num(&mm, "exe_file_id")?)?;
+            x.line(&format!("\t{:<36}    {}", "exe", exe));
             let empty = Vec::new();
             for vma in mm.get("vmas").and_then(Value::as_array).unwrap_or(&empty) {
                 let st = num(vma, "status")?;
@@ -290,7 +323,7 @@ impl Explorer<'_> {
                 } else if st & (1 << 11) != 0 {
                     format!(" packet[{:x}]", vid(num(vma, "shmid")?))
                 } else if st & ((1 << 6) | (1 << 7)) != 0 {
-                    let mut n = format!(" {}", self.file_str("REG", num(vma, "shmid")?)?);
+                    let mut n = format!(" {}", x.file_str("REG", num(vma, "shmid")?)?);
                     let pgoff = num(vma, "pgoff")?;
                     if pgoff != 0 {
                         n += &format!(" + {pgoff:#x}");
@@ -319,22 +352,21 @@ impl Explorer<'_> {
                     .map(|&(b, c)| if prot & b != 0 { c } else { '-' })
                     .collect();
                 let range = format!("{:08x}-{:08x}", num(vma, "start")?, num(vma, "end")?);
-                self.line(&format!("\t{range:<36}{rwx}{name}"));
+                x.line(&format!("\t{range:<36}{rwx}{name}"));
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn rss(&mut self) -> R<()> {
-        for (pid, _) in self.pstree()? {
-            let mm = self.first(&format!("mm-{pid}.img"))?;
+        self.each_task(|x, pid| {
+            let mm = x.first(&format!("mm-{pid}.img"))?;
             let vmas = mm
                 .get("vmas")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let pms = self.load(&format!("pagemap-{pid}.img"))?;
-            self.line(&pid.to_string());
+            let pms = x.load(&format!("pagemap-{pid}.img"))?;
             // Indexes as crit's Python has them: -1 is the last area.
             let n = vmas.len() as i64;
             let at = |i: i64| {
@@ -348,7 +380,7 @@ impl Explorer<'_> {
             let mut pvmi: Option<i64> = None;
             for pm in pms.iter().skip(1) {
                 let vaddr = num(pm, "vaddr")?;
-                let nr = num(pm, "nr_pages")?;
+                let nr = run_pages(pm)?;
                 let pstr = format!("\t{vaddr:x} / {nr:<8}");
                 while vmi < n && num(at(vmi)?, "end")? <= vaddr {
                     vmi += 1;
@@ -363,7 +395,7 @@ impl Explorer<'_> {
                         let (start, end) = (num(vma, "start")?, num(vma, "end")?);
                         vstr += &format!(" {start:08x} / {:<8}", end.wrapping_sub(start) >> 12);
                         if num(vma, "status")? & ((1 << 6) | (1 << 7)) != 0 {
-                            vstr += &format!(" {}", self.file_str("REG", num(vma, "shmid")?)?);
+                            vstr += &format!(" {}", x.file_str("REG", num(vma, "shmid")?)?);
                         }
                         pvmi = Some(vmi);
                     }
@@ -371,9 +403,9 @@ impl Explorer<'_> {
                     vmi += 1;
                 }
                 vmi -= 1;
-                self.line(&format!("{pstr:<24}{vstr}"));
+                x.line(&format!("{pstr:<24}{vstr}"));
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }

@@ -9,7 +9,10 @@
  * With --tcp (run it in a new network namespace): loopback TCP and UDP
  * sockets over IPv4 and IPv6 instead, with data queued both ways.
  *
- * Usage: workload [--tcp] DIR  (scratch files go to DIR; prints
+ * With --zombie: a child that has exited and is never waited for (a
+ * zombie in the dump), then a live child after it in the tree.
+ *
+ * Usage: workload [--tcp|--zombie] DIR  (scratch files go to DIR; prints
  * "ready PID" and sleeps until killed or dumped). */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -26,6 +29,7 @@
 #include <sys/inotify.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -95,6 +99,15 @@ static void tcp(int af)
 		die("udp");
 }
 
+/* Tells the test the tree is complete, then waits to be dumped. */
+static void __attribute__((noreturn)) ready(void)
+{
+	printf("ready %d\n", getpid());
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	char path[4096];
@@ -120,10 +133,26 @@ int main(int argc, char **argv)
 			die("netlink");
 		if (socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)) < 0)
 			die("packet");
-		printf("ready %d\n", getpid());
-		fflush(stdout);
-		for (;;)
-			pause();
+		ready();
+	}
+	if (argc == 3 && strcmp(argv[1], "--zombie") == 0) {
+		setsid();
+		pid_t dead = fork();
+		if (dead < 0)
+			die("fork");
+		if (dead == 0)
+			_exit(7);
+		/* Ready only once it is a zombie; WNOWAIT leaves it one. */
+		siginfo_t si;
+		if (waitid(P_PID, dead, &si, WEXITED | WNOWAIT) < 0)
+			die("waitid");
+		pid_t live = fork();
+		if (live < 0)
+			die("fork");
+		if (live == 0)
+			for (;;)
+				pause();
+		ready();
 	}
 	if (argc != 2)
 		return 2;
@@ -246,8 +275,5 @@ int main(int argc, char **argv)
 			pause();
 	}
 
-	printf("ready %d\n", getpid());
-	fflush(stdout);
-	for (;;)
-		pause();
+	ready();
 }
