@@ -122,10 +122,17 @@ def make_dump(opts, name, cmd, extra_args, criu=None):
     args = [criu, "dump", "-t", str(pid), "-D", images, "-o", "dump.log", "-v4"] + extra_args
     r = subprocess.run(args, capture_output=True)
     if r.returncode != 0:
-        log = open(os.path.join(images, "dump.log"), errors="replace").read().splitlines()
-        os.killpg(proc.pid, signal.SIGKILL)
+        # The workload leads a group of its own (under tini, not tini's).
+        for group in {proc.pid, pid}:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
         proc.wait()
-        raise SystemExit("criu dump of %s failed:\n%s" % (name, "\n".join(l for l in log if "Error" in l)[-3000:]))
+        try:
+            with open(os.path.join(images, "dump.log"), errors="replace") as f:
+                why = "\n".join(l for l in f.read().splitlines() if "Error" in l)
+        except FileNotFoundError:  # criu refused before logging
+            why = r.stderr.decode(errors="replace")
+        raise SystemExit("criu dump of %s failed:\n%s" % (name, why[-3000:]))
     proc.wait()
     for task in tasks(images):
         wait_gone(task["pid"])
