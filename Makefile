@@ -5,7 +5,8 @@
 #   make test    every test: Rust tests, header freshness, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
 #                the examples, the C tests, hostile input/faults/threads,
-#                the Python module (from its wheel), CRIU's zdtm suite
+#                the Python module (from its wheel), its pycriu face
+#                beside upstream pycriu (differential), CRIU's zdtm suite
 #                through libcriu.pycriu, every CRIU image against upstream crit
 #   make wheel   the Python module as an abi3 manylinux wheel (build/wheels/)
 #   make bench   ours beside upstream libcriu, interleaved, as ratios
@@ -30,7 +31,7 @@ HEADER  := include/criu.h
 VERSION := $(shell sed -n 's/^\#define CRIU_VERSION "\(.*\)"$$/\1/p' $(HEADER))
 RUST_SRC := $(shell find src proto -type f) Cargo.toml Cargo.lock build.rs
 
-.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-install test-examples test-c test-python test-hostile test-images fuzz \
+.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images fuzz \
         header install clean bench wheel test-zdtm
 
 all: lib
@@ -66,7 +67,7 @@ header:
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-rust test-header test-diff test-upstream test-install test-examples test-c test-hostile test-python test-zdtm test-images
+test: test-rust test-header test-diff test-upstream test-install test-examples test-c test-hostile test-python test-pycriu-diff test-zdtm test-images
 
 test-rust: $(BUILD)/criu-env
 	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN CRIU_OLD_BIN=$$CRIU_OLD_BIN $(CARGO) test --locked --lib --tests
@@ -115,6 +116,12 @@ fuzz:
 # against the real criu (and libcriu.pycriu beside upstream pycriu).
 test-python: $(BUILD)/criu-env $(BUILD)/.deps
 	bindings/python/run-tests $(BUILD)/criu-env
+
+# Upstream pycriu 4.2.1 and libcriu.pycriu (from the wheel) in front of the
+# recording fake criu: the same requests, byte for byte, and the same
+# answers and exceptions, but for docs/pycriu-differences.md.
+test-pycriu-diff: $(BUILD)/criu-env $(BUILD)/.deps
+	tests/pycriu-differential/run $(BUILD)/criu-env
 
 # The abi3 manylinux wheel of the Python module, into build/wheels.
 wheel: $(BUILD)/.deps

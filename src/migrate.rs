@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use crate::criu_log;
 use crate::error::{Error, Result};
-use crate::ops::{call, connect, exchange, missing, no_hook, request};
+use crate::ops::{call, connect, exchange, exchange_bytes, missing, no_hook, request};
 use crate::options::{Options, Service, DEFAULT_SERVICE_BINARY};
 use crate::rpc::{CriuReq, CriuReqType, CriuResp};
 use crate::service::{Child, Connection};
@@ -152,6 +152,38 @@ impl Session {
         let result = exchange(conn, opts, &req, &mut no_hook);
         if result.is_err() {
             // criu ends the connection after a failed request.
+            self.conn = None;
+        }
+        result
+    }
+
+    /// Send `req` as it is on the session's connection and return criu's
+    /// answer as it came, whatever its type or success, even undecodable;
+    /// notifications on the way go to the options' callback. For clients
+    /// that build their requests and judge the answers themselves, as the
+    /// pycriu-compatible Python module does: nothing is checked or added on
+    /// the way. When no connection is open, one is opened as the options
+    /// say (a criu started for a DUMP without a pid is detached, as a dump
+    /// of the caller needs; it gets the descriptors of `inherit_fd`). It
+    /// stays open after a request with `keep_open` (criu then waits for
+    /// more), and is closed after any other or after a failure.
+    pub fn request_bytes(&mut self, opts: &mut Options, req: &CriuReq) -> Result<Vec<u8>> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => {
+                let rpc = req.opts.clone().unwrap_or_default();
+                let detach = req.r#type == CriuReqType::Dump as i32 && rpc.pid.is_none();
+                let inherited: Vec<i32> = rpc.inherit_fd.iter().map(|i| i.fd).collect();
+                let conn = Connection::open(&opts.service, detach, &inherited, opts.reply_timeout)?;
+                if matches!(opts.service, Service::Fd(_)) {
+                    // The connection owns the caller's socket now.
+                    opts.service = Service::Fd(-1);
+                }
+                self.conn.insert(conn)
+            }
+        };
+        let result = exchange_bytes(conn, opts, req);
+        if result.is_err() || req.keep_open != Some(true) {
             self.conn = None;
         }
         result

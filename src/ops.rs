@@ -2,7 +2,10 @@
 //! exchange with criu (answering notifications on the way) and turns the
 //! response into a result.
 
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+
+use prost::Message;
 
 use crate::criu_log;
 use crate::error::{Error, Result};
@@ -72,54 +75,72 @@ pub(crate) fn no_hook(_: &Notification) -> Result<()> {
 /// notifications to `hook` and then the caller's callback on the way.
 pub(crate) fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq, hook: Hook) -> Result<CriuResp> {
     conn.send(req)?;
-    loop {
+    let resp = loop {
         let received = conn.recv()?;
-        let resp = received.response;
-        if resp.r#type == CriuReqType::Notify as i32 {
-            let info = resp.notify.unwrap_or_default();
-            let note = Notification::new(info.script.unwrap_or_default(), info.pid, received.fd);
-            if let Err(e) = hook(&note) {
-                let nack = CriuReq { r#type: CriuReqType::Notify as i32, notify_success: Some(false), ..Default::default() };
-                let _ = conn.send(&nack);
-                return Err(e);
-            }
-            // The callback is lent the options, so it is taken out of them
-            // for the call and put back unless it installed another one.
-            let verdict = match opts.notify.take() {
-                Some(mut callback) => {
-                    let verdict = callback(&note, opts);
-                    if opts.notify.is_none() {
-                        opts.notify = Some(callback);
-                    }
-                    verdict
-                }
-                None => 0,
-            };
-            drop(note);
-            let ack = CriuReq {
-                r#type: CriuReqType::Notify as i32,
-                notify_success: Some(verdict == 0),
-                ..Default::default()
-            };
-            let sent = conn.send(&ack);
-            if verdict != 0 {
-                return Err(Error::Callback(verdict));
-            }
-            sent?;
-            continue;
+        if received.response.r#type != CriuReqType::Notify as i32 {
+            break received.response;
         }
-        if resp.r#type != answer_type(req.r#type) {
-            if resp.r#type == CriuReqType::Empty as i32 && !resp.success {
-                return Err(Error::Unsupported);
-            }
-            return Err(Error::UnexpectedResponse { expected: req.r#type, got: resp.r#type });
+        answer_notification(conn, opts, received.response, received.fd, hook)?;
+    };
+    if resp.r#type != answer_type(req.r#type) {
+        if resp.r#type == CriuReqType::Empty as i32 && !resp.success {
+            return Err(Error::Unsupported);
         }
-        if !resp.success {
-            let log_errors = req.opts.as_ref().and_then(criu_log::log_path).and_then(|p| criu_log::error_summary(&p));
-            return Err(Error::Rpc { cr_errno: resp.cr_errno, cr_errmsg: resp.cr_errmsg.clone(), log_errors });
-        }
-        return Ok(resp);
+        return Err(Error::UnexpectedResponse { expected: req.r#type, got: resp.r#type });
     }
+    if !resp.success {
+        let log_errors = req.opts.as_ref().and_then(criu_log::log_path).and_then(|p| criu_log::error_summary(&p));
+        return Err(Error::Rpc { cr_errno: resp.cr_errno, cr_errmsg: resp.cr_errmsg.clone(), log_errors });
+    }
+    Ok(resp)
+}
+
+/// [`exchange`] for clients that judge criu's answer themselves: the first
+/// datagram that is not a notification comes back as criu sent it, whatever
+/// its type or success, even when it does not decode; no bytes when criu
+/// closed the connection instead (pycriu reads that as an empty answer).
+pub(crate) fn exchange_bytes(conn: &mut Connection, opts: &mut Options, req: &CriuReq) -> Result<Vec<u8>> {
+    conn.send(req)?;
+    loop {
+        let (bytes, fd) = conn.recv_bytes()?;
+        match CriuResp::decode(&bytes[..]) {
+            Ok(resp) if resp.r#type == CriuReqType::Notify as i32 => {
+                answer_notification(conn, opts, resp, fd, &mut no_hook)?
+            }
+            _ => return Ok(bytes),
+        }
+    }
+}
+
+/// Hand a notification to `hook`, then to the caller's callback, and tell
+/// criu whether to go on.
+fn answer_notification(conn: &mut Connection, opts: &mut Options, resp: CriuResp, fd: Option<OwnedFd>, hook: Hook) -> Result<()> {
+    let info = resp.notify.unwrap_or_default();
+    let note = Notification::new(info.script.unwrap_or_default(), info.pid, fd);
+    if let Err(e) = hook(&note) {
+        let nack = CriuReq { r#type: CriuReqType::Notify as i32, notify_success: Some(false), ..Default::default() };
+        let _ = conn.send(&nack);
+        return Err(e);
+    }
+    // The callback is lent the options, so it is taken out of them for the
+    // call and put back unless it installed another one.
+    let verdict = match opts.notify.take() {
+        Some(mut callback) => {
+            let verdict = callback(&note, opts);
+            if opts.notify.is_none() {
+                opts.notify = Some(callback);
+            }
+            verdict
+        }
+        None => 0,
+    };
+    drop(note);
+    let ack = CriuReq { r#type: CriuReqType::Notify as i32, notify_success: Some(verdict == 0), ..Default::default() };
+    let sent = conn.send(&ack);
+    if verdict != 0 {
+        return Err(Error::Callback(verdict));
+    }
+    sent
 }
 
 /// The response type criu answers a request type with: its own, except

@@ -130,6 +130,24 @@ impl Connection {
 
     /// Receive one response, with the descriptor criu may pass along.
     pub fn recv(&mut self) -> Result<Received> {
+        let (bytes, fd) = self.recv_bytes()?;
+        if bytes.is_empty() {
+            return Err(Error::Comm {
+                errno: libc::ECONNRESET,
+                what: "criu closed the connection without answering".into(),
+            });
+        }
+        let response = CriuResp::decode(&bytes[..]).map_err(|e| Error::Comm {
+            errno: libc::EBADMSG,
+            what: format!("undecodable response: {e}"),
+        })?;
+        Ok(Received { response, fd })
+    }
+
+    /// Receive one datagram as criu sent it, decoded or not, with the
+    /// descriptor criu may pass along. A datagram of no bytes and the end of
+    /// the connection (criu gone without answering) both read as no bytes.
+    pub fn recv_bytes(&mut self) -> Result<(Vec<u8>, Option<OwnedFd>)> {
         self.wait_readable()?;
         let fd = self.fd();
         // Learn the packet's size first, so the buffer fits it exactly.
@@ -140,10 +158,7 @@ impl Connection {
         if size == 0 {
             // Consume the empty packet (or see EOF) so nothing lingers.
             let _ = socket::recv(fd, &mut [0u8; 1], MsgFlags::MSG_DONTWAIT);
-            return Err(Error::Comm {
-                errno: libc::ECONNRESET,
-                what: "criu closed the connection without answering".into(),
-            });
+            return Ok((Vec::new(), None));
         }
         if size > MAX_RESPONSE_SIZE {
             let _ = socket::recv(fd, &mut [0u8; 1], MsgFlags::MSG_TRUNC);
@@ -159,12 +174,8 @@ impl Connection {
             // upstream's ENFILE). Every one that arrived is closed with `fds`.
             return Err(Error::Comm { errno: libc::ENFILE, what: format!("criu passed {} descriptors, expected at most one", fds.len()) });
         }
-        let response = CriuResp::decode(&buf[..len]).map_err(|e| Error::Comm {
-            errno: libc::EBADMSG,
-            what: format!("undecodable response: {e}"),
-        })?;
-        // criu passes at most one descriptor; any more are dropped (closed).
-        Ok(Received { response, fd: fds.into_iter().next() })
+        buf.truncate(len);
+        Ok((buf, fds.into_iter().next()))
     }
 }
 

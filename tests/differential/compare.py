@@ -24,13 +24,14 @@ import sys
 from collections import Counter
 
 
-def read_fixes(path):
-    """Fixes are the ```fix fenced blocks of the Markdown file, "key: value" lines."""
+def read_fixes(path, fence="fix"):
+    """Fixes are the fenced blocks of the Markdown file whose info string is
+    `fence`, made of "key: value" lines."""
     fixes, block = [], None
     for line in open(path, encoding="utf-8"):
         line = line.rstrip("\n")
         if block is None:
-            if line.strip() == "```fix":
+            if line.strip() == "```" + fence:
                 block = {"upstream-only": [], "ours-only": [], "ours-header-declares": []}
         elif line.strip() == "```":
             if not block.get("id"):
@@ -111,6 +112,70 @@ def load_run(run):
     return cases, order
 
 
+def explain(up, ours, order, fixes, quiet_ok=False):
+    """Diff each case's lines; every differing line must match a pattern of
+    a fix that names the case. Prints "ok <case>" or "FAIL <case>: ..." (the
+    ok lines not when quiet_ok). Returns the number of failed cases, the set
+    of (fix id, case, side, pattern) that explained something, and per case
+    "identical", "listed" or "failed"."""
+    shown, verdicts = set(), {}
+    failed = 0
+    for case in order:
+        a, b = up.get(case, []), ours.get(case, [])
+        applicable = [f for f in fixes
+                      if any(fnmatch.fnmatchcase(case, g) for g in f.get("cases", "").split())]
+        unexplained, differs = [], False
+        ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+        for tag, i1, i2, j1, j2 in ops:
+            if tag == "equal":
+                continue
+            differs = True
+            for side, sign, lines in (("upstream-only", "-", a[i1:i2]), ("ours-only", "+", b[j1:j2])):
+                for line in lines:
+                    hits = [(f["id"], p.pattern) for f in applicable for p in f[side] if p.search(line)]
+                    for fix_id, pattern in hits:
+                        shown.add((fix_id, case, side, pattern))
+                    if not hits:
+                        unexplained.append("%s %s" % (sign, line))
+        if unexplained:
+            failed += 1
+            verdicts[case] = "failed"
+            print("FAIL %s: %d line(s) differ (- upstream, + ours):" % (case, len(unexplained)))
+            for line in unexplained:
+                print("    " + line)
+        else:
+            verdicts[case] = "listed" if differs else "identical"
+            if not quiet_ok:
+                print("ok %s" % case)
+    return failed, shown, verdicts
+
+
+def unshown(fix, order, shown):
+    """What a fix claims and no case showed: one line per claim."""
+    missing = []
+    for glob in fix.get("cases", "").split():
+        matched = [c for c in order if fnmatch.fnmatchcase(c, glob)]
+        if not matched:
+            missing.append("no case %s ran" % glob)
+        for case in matched:
+            for side in ("upstream-only", "ours-only"):
+                for p in fix[side]:
+                    if (fix["id"], case, side, p.pattern) not in shown:
+                        missing.append("%s: no %s line matches %s" % (case, side, p.pattern))
+    return missing
+
+
+def report_listed(kind, fix_id, missing):
+    """Print whether a listed difference showed up; 1 if it did not."""
+    if not missing:
+        print("ok %s %s" % (kind, fix_id))
+        return 0
+    print("FAIL %s %s: listed difference absent:" % (kind, fix_id))
+    for line in missing:
+        print("    " + line)
+    return 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("upstream")
@@ -124,45 +189,9 @@ def main():
     up, up_order = load_run(args.upstream)
     ours, ours_order = load_run(args.ours)
     order = ours_order + [c for c in up_order if c not in ours_order]
-    # (fix id, case, side, pattern) -> matched at least once
-    shown = set()
-    failed = 0
-
-    for case in order:
-        a, b = up.get(case, []), ours.get(case, [])
-        applicable = [f for f in fixes
-                      if any(fnmatch.fnmatchcase(case, g) for g in f.get("cases", "").split())]
-        unexplained = []
-        ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-        for tag, i1, i2, j1, j2 in ops:
-            if tag == "equal":
-                continue
-            for side, sign, lines in (("upstream-only", "-", a[i1:i2]), ("ours-only", "+", b[j1:j2])):
-                for line in lines:
-                    hits = [(f["id"], p.pattern) for f in applicable for p in f[side] if p.search(line)]
-                    for fix_id, pattern in hits:
-                        shown.add((fix_id, case, side, pattern))
-                    if not hits:
-                        unexplained.append("%s %s" % (sign, line))
-        if unexplained:
-            failed += 1
-            print("FAIL %s: %d line(s) differ (- upstream, + ours):" % (case, len(unexplained)))
-            for line in unexplained:
-                print("    " + line)
-        else:
-            print("ok %s" % case)
-
+    failed, shown, _ = explain(up, ours, order, fixes)
     for fix in fixes:
-        missing = []
-        for glob in fix.get("cases", "").split():
-            matched = [c for c in order if fnmatch.fnmatchcase(c, glob)]
-            if not matched:
-                missing.append("no case %s ran" % glob)
-            for case in matched:
-                for side in ("upstream-only", "ours-only"):
-                    for p in fix[side]:
-                        if (fix["id"], case, side, p.pattern) not in shown:
-                            missing.append("%s: no %s line matches %s" % (case, side, p.pattern))
+        missing = unshown(fix, order, shown)
         for p in fix["ours-header-declares"]:
             if not (args.ours_header and args.upstream_header):
                 missing.append("headers not given")
@@ -172,13 +201,7 @@ def main():
             if not in_ours or in_upstream:
                 missing.append("header: %s should match ours only (ours: %s, upstream: %s)"
                                % (p.pattern, bool(in_ours), bool(in_upstream)))
-        if missing:
-            failed += 1
-            print("FAIL fix %s: listed difference absent:" % fix["id"])
-            for line in missing:
-                print("    " + line)
-        else:
-            print("ok fix %s" % fix["id"])
+        failed += report_listed("fix", fix["id"], missing)
 
     return 1 if failed else 0
 

@@ -809,6 +809,16 @@ fn rpc_descriptor_set(py: Python<'_>) -> Bound<'_, PyBytes> {
     PyBytes::new(py, criu::rpc::FILE_DESCRIPTOR_SET)
 }
 
+/// The last error lines of the log criu wrote for a request with these
+/// options (a serialized ``criu_opts``), or None when no log file is named,
+/// it cannot be found, or holds no error.
+#[pyfunction]
+fn log_errors(py: Python<'_>, options: &[u8]) -> PyResult<Option<String>> {
+    let opts = <criu::rpc::CriuOpts as prost::Message>::decode(options)
+        .map_err(|e| to_py_err(py, criu::Error::InvalidArgument(format!("not a criu_opts message: {e}"))))?;
+    Ok(criu::criu_log::log_path(&opts).and_then(|path| criu::criu_log::error_summary(&path)))
+}
+
 /// One tmp file as (path, kind, mode, uid, gid, size, stored, sparse,
 /// link_target, xattrs).
 type TmpFileTuple = (PathBuf, String, u32, u32, u32, u64, u64, bool, Option<PathBuf>, Vec<String>);
@@ -840,6 +850,7 @@ fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rpc_descriptor_set, m)?)?;
     m.add("OPTION_FIELDS", OPTION_FIELDS.concat())?;
     m.add_function(wrap_pyfunction!(list_tmp_files, m)?)?;
+    m.add_function(wrap_pyfunction!(log_errors, m)?)?;
     m.add_class::<migrate::Session>()?;
     m.add_class::<migrate::LazyPages>()?;
     Ok(())

@@ -3,7 +3,9 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use super::{run, to_py_err, Options};
 use criu::migrate;
@@ -65,6 +67,26 @@ impl Session {
             let mut session = inner.lock().unwrap_or_else(PoisonError::into_inner);
             session.page_server_chld(o).map(|s| (s.pid, s.port))
         })
+    }
+
+    /// Send ``request``, a serialized ``criu_req``, as it is on this
+    /// session's connection (opened as ``opts`` say when none is open) and
+    /// return criu's answer as the bytes it sent, whatever its type or
+    /// success. The connection stays open after a request with
+    /// ``keep_open``. For the pycriu-compatible module, which builds the
+    /// requests and judges the answers as pycriu does.
+    fn request<'py>(&self, opts: &Bound<'py, Options>, request: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let req = <criu::rpc::CriuReq as prost::Message>::decode(request)
+            .map_err(|e| PyValueError::new_err(format!("not a criu_req message: {e}")))?;
+        let inner = &self.inner;
+        let answer = run(opts, |o, _| inner.lock().unwrap_or_else(PoisonError::into_inner).request_bytes(o, &req))?;
+        Ok(PyBytes::new(opts.py(), &answer))
+    }
+
+    /// Whether a connection to criu is open (kept after a ``keep_open``
+    /// request).
+    fn is_open(&self) -> bool {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).is_open()
     }
 
     /// Wait until ``pid`` (a page server of page_server_chld()) exits; its

@@ -8,15 +8,9 @@ hand out the very same classes.
 
 import errno
 import os
-from typing import Any, Callable, Tuple
+from typing import Any, Tuple
 
-from . import _libcriu, _rpc as rpc
-from . import (
-    CriuError,
-    CriuProtocolError,
-    CriuRpcError,
-    CriuUnsupportedError,
-)
+from . import CriuError, _libcriu, _rpc as rpc
 
 CR_DEFAULT_SERVICE_ADDRESS = "./criu_service.socket"
 
@@ -34,7 +28,7 @@ class CRIUException(Exception):
 
 class CRIUExceptionInternal(CRIUException):
     """The request did not get an answer from criu: it could not be built,
-    sent or received."""
+    sent, received or parsed."""
 
     def __init__(self, typ: int, s: str) -> None:
         self.typ = typ
@@ -72,27 +66,14 @@ class CRIUExceptionExternal(CRIUException):
         return s
 
 
-def _external(typ: int, error: CriuError) -> CRIUException:
-    """The pycriu exception for one of libcriu's."""
-    if isinstance(error, CriuRpcError):
-        exc = CRIUExceptionExternal(typ, typ, error.cr_errno or 0)
-        exc.cr_errmsg = error.cr_errmsg
-        exc.log_errors = error.log_errors
-        return exc
-    if isinstance(error, CriuUnsupportedError):
-        # criu answers a request it does not know with an empty response.
-        return CRIUExceptionExternal(typ, rpc.EMPTY, 0)
-    if isinstance(error, CriuProtocolError):
-        return CRIUExceptionExternal(typ, error.resp_type, 0)
-    return CRIUExceptionInternal(typ, str(error))
-
-
 class criu:
     """Call criu through RPC, as pycriu's class of the same name.
 
     ``opts`` is a ``rpc.criu_opts`` message: set its fields, append to its
-    repeated ones, then call an operation. Each operation sends a copy of
-    ``opts`` as it is at the call.
+    repeated ones, then call an operation. Each operation sends a request
+    built as pycriu builds it (its type and a copy of ``opts`` as they are
+    at the call) and judges criu's answer as pycriu does; libcriu carries
+    the request and the answer (starting criu, answering notifications).
     """
 
     opts = None
@@ -102,7 +83,8 @@ class criu:
         # images_dir_fd is a required field, -1 meaning "not given".
         self.opts = rpc.criu_opts(images_dir_fd=-1)
         self.sk = None
-        # The criu kept open by page_server_chld() for wait_pid().
+        # The connection a keep_open request (page_server_chld) left open:
+        # later requests of this object go to the same criu, as with pycriu.
         self._session = None
 
     def use_sk(self, sk_name: str = CR_DEFAULT_SERVICE_ADDRESS) -> None:
@@ -111,77 +93,87 @@ class criu:
 
     def use_fd(self, fd: int) -> None:
         """Reach criu through this connected socket. As with upstream, the
-        descriptor stays the caller's: each request uses a duplicate."""
+        descriptor stays the caller's: requests use a duplicate."""
         self._service = ("fd", fd)
 
     def use_binary(self, bin_name: str) -> None:
         """Reach criu by starting this binary (``criu swrk``) per request."""
         self._service = ("bin", bin_name)
 
-    def _native(self) -> "_libcriu.Options":
+    def _native(self, session: "_libcriu.Session") -> "_libcriu.Options":
+        """How to reach criu, as native options."""
         options = _libcriu.Options()
-        options.set_request_options(self.opts.SerializeToString())
         kind, where = self._service
         if kind == "bin":
             options.set_service_binary(where)
         elif kind == "sk":
             options.set_service_address(where)
-        else:
-            # libcriu closes a given socket after its request.
+        elif not session.is_open():
+            # libcriu closes a socket it is given after its request.
             options.set_service_fd(os.dup(where))
         return options
 
-    def _run(self, typ: int, operation: Callable[["_libcriu.Options"], Any]) -> Any:
-        return self._translated(typ, lambda: operation(self._native()))
-
-    def _translated(self, typ: int, call: Callable[[], Any]) -> Any:
+    def _request(self, typ: int, with_opts: bool = True, **fields: Any) -> Any:
+        """Send a request of type ``typ`` (with ``opts`` and ``fields``) and
+        return criu's answer; raise CRIUExceptionInternal when there is none
+        (it could not be built, sent, received or parsed) and
+        CRIUExceptionExternal when criu reports failure."""
+        req = rpc.criu_req(type=typ, **fields)
+        if with_opts:
+            req.opts.MergeFrom(self.opts)
+        session = self._session or _libcriu.Session()
         try:
-            return call()
+            data = session.request(self._native(session), req.SerializeToString())
+            resp = rpc.criu_resp()
+            resp.ParseFromString(data)
         except CriuError as e:
-            raise _external(typ, e) from e
+            # A system error reads as Python's OSError would put it.
+            reason = "[Errno %d] %s" % (e.errno, os.strerror(e.errno)) if e.errno else str(e)
+            raise CRIUExceptionInternal(typ, reason) from e
         except Exception as e:
-            # Upstream reports anything that goes wrong around the exchange
-            # (a message missing required fields, a socket error) this way.
             raise CRIUExceptionInternal(typ, str(e)) from e
+        finally:
+            # A connection kept open stays with the object, even when its
+            # answer could not be parsed (pycriu keeps its socket then too).
+            self._session = session if session.is_open() else None
+        if not resp.success:
+            exc = CRIUExceptionExternal(typ, resp.type, resp.cr_errno)
+            exc.cr_errmsg = resp.cr_errmsg if resp.HasField("cr_errmsg") else None
+            if with_opts:
+                exc.log_errors = _libcriu.log_errors(req.opts.SerializeToString())
+            raise exc
+        return resp
 
     def check(self) -> None:
         """Raise unless criu can checkpoint and restore on this system."""
-        self._run(rpc.CHECK, lambda o: o.check())
+        self._request(rpc.CHECK)
 
     def dump(self) -> Any:
         """Checkpoint the tree of ``opts.pid`` (this process when unset);
-        returns a ``criu_dump_resp`` whose ``restored`` is True in the
+        returns criu's ``criu_dump_resp``, whose ``restored`` is True in the
         restored copy of a self-dumped process."""
-        restored = self._run(rpc.DUMP, lambda o: o.dump())
-        return rpc.criu_dump_resp(restored=restored)
+        return self._request(rpc.DUMP).dump
 
     def pre_dump(self) -> Any:
-        """Pre-dump the tree's memory once; the tree keeps running. Returns
-        an empty ``criu_dump_resp`` (criu sends none for a pre-dump)."""
-        self._run(rpc.PRE_DUMP, lambda o: o.pre_dump())
-        return rpc.criu_dump_resp()
+        """Pre-dump the tree's memory (criu's PRE_DUMP, whose iteration ends
+        with the connection); the tree keeps running. Returns criu's
+        ``criu_dump_resp`` (empty: criu sends none for a pre-dump)."""
+        return self._request(rpc.PRE_DUMP).dump
 
     def restore(self) -> Any:
-        """Restore the tree from the images; returns a ``criu_restore_resp``
-        whose ``pid`` is the pid of its root."""
-        pid = self._run(rpc.RESTORE, lambda o: o.restore())
-        return rpc.criu_restore_resp(pid=pid)
+        """Restore the tree from the images; returns criu's
+        ``criu_restore_resp``, whose ``pid`` is the pid of its root."""
+        return self._request(rpc.RESTORE).restore
 
     def page_server_chld(self) -> Any:
         """Start a page server as a child of a criu kept running for this
         object (``opts.ps`` gives its address and port, ``opts`` its images
-        directory); returns a ``criu_page_server_info`` with its ``pid`` and
-        ``port``. wait_pid() waits for it on that same criu."""
-        session = _libcriu.Session()
-        pid, port = self._run(rpc.PAGE_SERVER_CHLD, lambda o: session.page_server_chld(o))
-        self._session = session
-        return rpc.criu_page_server_info(pid=pid, port=port)
+        directory); returns criu's ``criu_page_server_info`` with its
+        ``pid`` and ``port``. Later requests of this object, wait_pid()
+        among them, go to that same criu."""
+        return self._request(rpc.PAGE_SERVER_CHLD, keep_open=True).ps
 
     def wait_pid(self, pid: int) -> int:
-        """Wait until ``pid``, a page server of page_server_chld(), exits;
-        returns its wait status. criu exits after answering."""
-        session, self._session = self._session, None
-        if session is None:
-            # Only the criu that started a process can wait for it.
-            session = _libcriu.Session()
-        return self._translated(rpc.WAIT_PID, lambda: session.wait_pid(pid))
+        """Wait until ``pid``, a child of the criu kept by page_server_chld(),
+        exits; returns its wait status. criu exits after answering."""
+        return self._request(rpc.WAIT_PID, with_opts=False, pid=pid).status

@@ -26,30 +26,12 @@ registers it and its submodules under that name::
 Where this module does not do what upstream pycriu (CRIU 4.2) does
 ------------------------------------------------------------------
 
-* criu is started with posix_spawn, not by forking the Python interpreter:
-  a large or multi-threaded caller pays nothing for it and is safe.
-* ``check()`` sends the options and an images directory, as criu 4.x needs;
-  upstream's request makes criu fail (criu issue #2758).
-* Notifications: with ``opts.notify_scripts`` set, criu's notifications are
-  acknowledged and the operation goes on; upstream takes the first
-  notification for the answer and fails.
-* ``use_fd()``: each request uses a duplicate of the descriptor, which stays
-  open and the caller's, as upstream; the socket is not kept between calls.
-* ``CRIUExceptionExternal`` also carries ``cr_errmsg`` and ``log_errors``
-  (criu's error message and the error lines of its log) when known.
-* ``CRIUExceptionInternal`` messages name the cause in libcriu's words (the
-  "... failed with internal error: " prefix is the same).
-* ``pre_dump()`` asks for a single pre-dump (criu's SINGLE_PRE_DUMP) rather
-  than opening an iterative one that the closed connection then ends.
-* ``images``: ``libcriu.images`` when that module is installed; otherwise
-  ``load``/``loads`` for the ``inventory`` and ``stats-dump`` images only.
-* ``wait_pid()`` without an earlier ``page_server_chld()`` raises
-  ``CRIUExceptionInternal`` without starting a criu (only the criu that
-  started a process can wait for it); upstream starts one, which drops the
-  connection (the same exception class).
-* ``page_server_chld()`` keeps its criu for ``wait_pid()`` only; other
-  requests of the object start a criu of their own (upstream sends them on
-  the kept connection too).
+Requests go out as upstream pycriu builds them, and answers are judged as
+it judges them; ``tests/pycriu-differential`` in libcriu-rs checks this
+call by call against upstream pycriu. The few differences (criu started
+without forking the interpreter, notifications acknowledged, ...) are
+listed, each with its reason, in one place: ``docs/pycriu-differences.md``
+in libcriu-rs.
 """
 
 # The submodules upstream has, loaded here (the shim aliases them).
