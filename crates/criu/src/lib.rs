@@ -1,21 +1,39 @@
-//! libcriu-rs: a client library for CRIU (Checkpoint/Restore In Userspace).
+//! criu: a client library for CRIU (Checkpoint/Restore In Userspace), in Rust.
 //!
-//! The Rust core builds criu's RPC requests from [`Options`], reaches a criu
-//! process ([`options::Service`]) and runs the operations in [`ops`]. The
-//! [`ffi`] module puts upstream libcriu's C API (`libcriu.so.2`, `criu.h`)
-//! over that core.
+//! Fill an [`Options`] (what to dump or restore, where the images go, how to
+//! reach criu: [`options::Service`], by default a `criu swrk` child), then
+//! run an operation of [`ops`]. Checkpoint a process tree and restore it:
 //!
 //! ```no_run
+//! use std::os::fd::AsRawFd;
 //! use criu::{ops, Options};
-//! let dir = std::fs::File::open("/tmp/images").unwrap();
-//! let mut opts = Options::new();
-//! opts.set_images_dir_fd(std::os::fd::AsRawFd::as_raw_fd(&dir)).set_pid(1234);
-//! ops::dump(&mut opts).unwrap();
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let images = std::fs::File::open("/tmp/images")?;
+//!
+//! // Checkpoint: process 1234 and its children are written to /tmp/images
+//! // (and, without set_leave_running(true), stop running).
+//! let mut dump = Options::new();
+//! dump.set_images_dir_fd(images.as_raw_fd()).set_pid(1234).set_shell_job(true);
+//! ops::dump(&mut dump)?;
+//!
+//! // Restore: the tree runs again; its root's pid comes back.
+//! let mut restore = Options::new();
+//! restore.set_images_dir_fd(images.as_raw_fd()).set_shell_job(true);
+//! let pid = ops::restore(&mut restore)?;
+//! println!("restored as {pid}");
+//! # Ok(())
+//! # }
 //! ```
+//!
+//! Beyond the operations: [`migrate`] (page server, lazy pages), [`tmpfile`]
+//! (deleted or unlinked files carried with the dump), [`images`] (every CRIU
+//! image read and written, as crit does) and [`ids`] (external resource ids).
+//! Errors are one [`Error`] with criu's errno. The C API (`libcriu.so.2`) and
+//! the Python module are thin faces over this crate, in the same workspace.
 
 pub mod criu_log;
 pub mod error;
-pub mod ffi;
 pub mod ids;
 pub mod images;
 pub mod migrate;

@@ -3,7 +3,7 @@
 //! without libFuzzer: the corpora become regression tests of `cargo test`.
 //! A crash found by `fuzz/run` belongs in the corpus once fixed.
 
-#[path = "../fuzz/targets.rs"]
+#[path = "../../../fuzz/targets.rs"]
 mod targets;
 
 use std::path::Path;
@@ -12,7 +12,7 @@ use std::path::Path;
 /// descriptors, which tests running in parallel threads would disturb.
 #[test]
 fn every_corpus_file_replays() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
     let mut failures = Vec::new();
     for (name, target) in targets::TARGETS {
         let dir = corpus.join(name);

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int};
 use std::os::unix::ffi::OsStrExt;
 
 use super::guard;
-use crate::ids;
+use criu::ids;
 
 /// The message of the last error of the calling thread: why the last failed
 /// `criu_*` call on this thread failed, in words (the cause from criu's log
@@ -36,7 +36,7 @@ fn copy_out(text: &str, buf: *mut c_char, size: usize) -> c_int {
     text.len() as c_int
 }
 
-fn id_into(found: crate::Result<String>, buf: *mut c_char, size: usize) -> c_int {
+fn id_into(found: criu::Result<String>, buf: *mut c_char, size: usize) -> c_int {
     match found {
         Ok(id) => copy_out(&id, buf, size),
         Err(e) => {
@@ -109,7 +109,7 @@ pub unsafe extern "C" fn criu_list_externals(
         };
         // SAFETY: a NUL-terminated path, per the C API.
         let dir = std::ffi::OsStr::from_bytes(unsafe { std::ffi::CStr::from_ptr(images_dir) }.to_bytes());
-        let found = match crate::images::external_resources(std::path::Path::new(dir)) {
+        let found = match criu::images::external_resources(std::path::Path::new(dir)) {
             Ok(found) => found,
             Err(e) => {
                 guard::set_last_error(e.to_string());

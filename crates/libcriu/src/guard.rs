@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use once_cell::sync::Lazy;
 
 use super::criu_opts;
-use crate::error::Error;
-use crate::options::Options;
+use criu::error::Error;
+use criu::options::Options;
 
 /// Every `criu_opts` the library handed out and has not freed. Checking
 /// pointers against it turns a stale or foreign pointer into an error

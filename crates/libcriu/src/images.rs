@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::guard;
-use crate::images::{image_stats, ImageStats};
+use criu::images::{image_stats, ImageStats};
 
 /// The statistics of an images directory (`criu_get_image_stats()`): what
 /// criu wrote to `stats-dump` and `stats-restore`. Times are in

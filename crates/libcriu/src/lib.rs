@@ -8,13 +8,13 @@
 //! * [`migrate`]: page server, lazy pages, WAIT_PID and CPU checks, beyond upstream's API;
 //! * [`guard`]: the checks every function starts with.
 //!
-//! include/criu.h is generated from this module by cbindgen.
+//! include/criu.h is generated from this crate by cbindgen (cbindgen.toml).
 #![allow(non_camel_case_types, non_upper_case_globals, clippy::missing_safety_doc)]
 
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use crate::options::Options;
+use criu::options::Options;
 
 pub mod extras;
 pub mod global;

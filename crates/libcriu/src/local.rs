@@ -13,9 +13,9 @@ use std::sync::atomic::Ordering;
 
 use super::guard::{self, lend, op_result, setter_result, text, with_opts};
 use super::*;
-use crate::error::Error;
-use crate::options::{CgMode, NetworkLock, Options, PreDumpMode, DEFAULT_SERVICE_ADDRESS, DEFAULT_SERVICE_BINARY};
-use crate::ops::{self, Features};
+use criu::error::Error;
+use criu::options::{CgMode, NetworkLock, Options, PreDumpMode, DEFAULT_SERVICE_ADDRESS, DEFAULT_SERVICE_BINARY};
+use criu::ops::{self, Features};
 
 const EINVAL: c_int = -libc::EINVAL;
 
@@ -565,7 +565,7 @@ pub unsafe extern "C" fn criu_local_add_cg_yard(opts: *mut criu_opts, path: *con
 pub unsafe extern "C" fn criu_local_add_inherit_fd(opts: *mut criu_opts, fd: c_int, key: *const c_char) -> c_int {
     with_opts(opts, EINVAL, |o| match text(key, "inherit fd key") {
         Some(k) => {
-            let swrk = matches!(o.service(), crate::options::Service::Binary(_));
+            let swrk = matches!(o.service(), criu::options::Service::Binary(_));
             setter_result(o.add_inherit_fd(fd, k).map(|_| ()), if swrk { EINVAL } else { -1 })
         }
         None => EINVAL,

@@ -16,7 +16,7 @@ use super::global::with_global;
 use super::guard::{self, op_result, with_opts};
 use super::local::run;
 use super::*;
-use crate::migrate::{self, LazyPages, PageServer, Session};
+use criu::migrate::{self, LazyPages, PageServer, Session};
 
 /// What an options object started and still owns, by its address.
 #[derive(Default)]
