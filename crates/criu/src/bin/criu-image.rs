@@ -192,11 +192,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             Ok(())
         }
         "--version" => {
-            println!(
-                "{} (libcriu-rs {}; CRIU 4.2.1 images)",
-                "criu-image",
-                env!("CARGO_PKG_VERSION")
-            );
+            println!("criu-image (libcriu-rs {}; CRIU 4.2.1 images)", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
         "decode" | "show" => {

@@ -97,7 +97,7 @@ impl<'a> Cursor<'a> {
             .saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
     }
 
-    fn to_end(&mut self) {
+    fn seek_end(&mut self) {
         self.pos = self.pos.max(self.data.len());
     }
 
@@ -405,7 +405,7 @@ fn skip_extra(cur: &mut Cursor, msg: &DynamicMessage, extra: Extra) -> R<u64> {
         }
         Extra::TcpStream => {
             // pycriu skips to the end of the image here.
-            cur.to_end();
+            cur.seek_end();
             field_u64(msg, "inq_len") + field_u64(msg, "outq_len")
         }
         Extra::IpcShm => {
@@ -476,7 +476,7 @@ fn ghost_file(cur: &mut Cursor, pretty: bool, no_payload: bool) -> R<Vec<Value>>
     );
     if !chunked {
         if no_payload {
-            cur.to_end();
+            cur.seek_end();
         } else {
             first.insert(
                 "extra".into(),

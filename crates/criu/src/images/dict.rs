@@ -752,7 +752,7 @@ mod tests {
     fn ints_like_python() {
         assert_eq!(py_int("0x1f", "f"), Ok(31));
         assert_eq!(py_int("0x-5", "f"), Ok(-5));
-        assert_eq!(py_int("017", "f").is_err(), true);
+        assert!(py_int("017", "f").is_err());
         assert_eq!(py_int(" 12 ", "f"), Ok(12));
         assert_eq!(
             flags_text(0x3 | 0x40, flags_table("mmap.prot").unwrap()),
