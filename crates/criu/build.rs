@@ -27,9 +27,7 @@ fn main() {
     // Every image schema of CRIU (proto/images, see scripts/import-image-protos),
     // plus a descriptor set of them: criu::images decodes any image from it,
     // table-driven, with each field's (criu) options.
-    prost_build::Config::new()
-        .compile_protos(&["proto/rpc.proto"], &["proto"])
-        .expect("the protobuf schemas compile");
+    prost_build::Config::new().compile_protos(&["proto/rpc.proto"], &["proto"]).expect("the protobuf schemas compile");
     let mut images: Vec<PathBuf> = std::fs::read_dir("proto/images")
         .expect("proto/images is readable")
         .map(|e| e.expect("proto/images lists").path())

@@ -45,10 +45,6 @@ fn link_protobuf_c(out: &Path) {
     println!("cargo:rustc-link-lib=static:+whole-archive=rpc_pb_c");
     println!("cargo:rustc-link-lib=dylib=protobuf-c");
 
-    let manifest =
-        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    println!(
-        "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
-        manifest.join("protobuf-c.map").display()
-    );
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={}", manifest.join("protobuf-c.map").display());
 }

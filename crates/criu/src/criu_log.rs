@@ -103,7 +103,8 @@ mod tests {
 
     #[test]
     fn the_first_error_survives_a_child_exit_logged_late() {
-        let log = "(00.03) 9246: Error (criu/files-reg.c:2353): Can't open file tmp/needed.txt on restore: No such file\n\
+        let log =
+            "(00.03) 9246: Error (criu/files-reg.c:2353): Can't open file tmp/needed.txt on restore: No such file\n\
                    (00.03) 9246: Error (criu/files-reg.c:2267): Can't open file tmp/needed.txt: No such file\n\
                    (00.03) 9246: Error (criu/files.c:1221): Unable to open fd=3 id=0x16\n\
                    (00.03) Error (criu/cr-restore.c:1480): 9246 exited, status=1\n\

@@ -12,11 +12,7 @@ pub enum Error {
     /// message, and `log_errors` the last error lines of its log file (when
     /// the caller named one), which usually name the cause. C value:
     /// `-EBADE`, errno = `cr_errno` or 0.
-    Rpc {
-        cr_errno: Option<i32>,
-        cr_errmsg: Option<String>,
-        log_errors: Option<String>,
-    },
+    Rpc { cr_errno: Option<i32>, cr_errmsg: Option<String>, log_errors: Option<String> },
     /// criu could not be reached: the binary could not be started, or the
     /// service socket refused. `errno` is the system error. C: `-ECONNREFUSED`.
     Connect { errno: i32, what: String },
@@ -130,7 +126,8 @@ mod tests {
 
     #[test]
     fn messages_name_the_cause() {
-        let e = Error::Rpc { cr_errno: Some(libc::ESRCH), cr_errmsg: Some("No such process\n".into()), log_errors: None };
+        let e =
+            Error::Rpc { cr_errno: Some(libc::ESRCH), cr_errmsg: Some("No such process\n".into()), log_errors: None };
         let text = e.to_string();
         assert!(text.contains("No such process"), "{text}");
         assert!(text.contains("errno 3"), "{text}");

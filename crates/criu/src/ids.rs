@@ -143,7 +143,11 @@ impl ExternalId {
                     Some((o, b)) => (o, Some(ifname(b, "bridge")?)),
                     None => (value, None),
                 };
-                ExternalId::Veth { name: ifname(name, "interface")?, outside: ifname(outside, "outside interface")?, bridge }
+                ExternalId::Veth {
+                    name: ifname(name, "interface")?,
+                    outside: ifname(outside, "outside interface")?,
+                    bridge,
+                }
             }
             "macvlan" | "netdev" => {
                 let (name, value) = keyed(body)?;
@@ -157,7 +161,8 @@ impl ExternalId {
                 let (ino, label) = keyed(body)?;
                 let ino = dec_u32(ino)?;
                 // criu hands the label back at restore as an inherit-fd key.
-                InheritKey::parse_inner(label).map_err(|why| format!("the label is an inherit key at restore, and {why}"))?;
+                InheritKey::parse_inner(label)
+                    .map_err(|why| format!("the label is an inherit key at restore, and {why}"))?;
                 let label = label.to_owned();
                 match kind {
                     "net" => ExternalId::NetNs { ino, label },
@@ -265,7 +270,9 @@ impl InheritKey {
             return Ok(InheritKey::Memfd(name.to_owned()));
         }
         if key.starts_with("fd[") || key.starts_with("debug[") {
-            return Err("this is a whole --inherit-fd argument 'fd[N]:KEY'; give only KEY, the fd goes separately".into());
+            return Err(
+                "this is a whole --inherit-fd argument 'fd[N]:KEY'; give only KEY, the fd goes separately".into()
+            );
         }
         if let Some(relative) = key.strip_prefix('/') {
             let relative = if relative.is_empty() { "." } else { relative };

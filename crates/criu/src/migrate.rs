@@ -250,8 +250,8 @@ pub fn start_lazy_pages(opts: &Options) -> Result<LazyPages> {
         Service::Binary(path) => path.clone(),
         _ => PathBuf::from(DEFAULT_SERVICE_BINARY),
     };
-    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| Error::connect("status pipe", e))?;
+    let (ready_r, ready_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::connect("status pipe", e))?;
     let (args, mut keep) = lazy_pages_args(opts, &ready_w)?;
     keep.push(ready_w.as_raw_fd());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -271,15 +271,16 @@ fn lazy_pages_args(opts: &Options, status: &OwnedFd) -> Result<(Vec<String>, Vec
     let rpc = &opts.rpc;
     let mut args = vec!["lazy-pages".to_owned()];
     let mut keep = Vec::new();
-    let mut dir = |flag: &str, fd: Option<i32>, path: Option<&str>, args: &mut Vec<String>| {
-        match (fd.filter(|fd| *fd >= 0), path) {
-            (Some(fd), _) => {
-                keep.push(fd);
-                args.extend([flag.to_owned(), format!("/proc/self/fd/{fd}")]);
-            }
-            (None, Some(path)) => args.extend([flag.to_owned(), path.to_owned()]),
-            (None, None) => {}
+    let mut dir = |flag: &str, fd: Option<i32>, path: Option<&str>, args: &mut Vec<String>| match (
+        fd.filter(|fd| *fd >= 0),
+        path,
+    ) {
+        (Some(fd), _) => {
+            keep.push(fd);
+            args.extend([flag.to_owned(), format!("/proc/self/fd/{fd}")]);
         }
+        (None, Some(path)) => args.extend([flag.to_owned(), path.to_owned()]),
+        (None, None) => {}
     };
     dir("--images-dir", Some(rpc.images_dir_fd), rpc.images_dir.as_deref(), &mut args);
     if args.len() == 1 {
@@ -352,7 +353,12 @@ fn wait_ready(ready: OwnedFd, timeout: Option<Duration>) -> Result<bool> {
         match file.read(&mut byte) {
             Ok(n) => return Ok(n == 1),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::Comm { errno: e.raw_os_error().unwrap_or(libc::EIO), what: format!("read the status of criu lazy-pages: {e}") }),
+            Err(e) => {
+                return Err(Error::Comm {
+                    errno: e.raw_os_error().unwrap_or(libc::EIO),
+                    what: format!("read the status of criu lazy-pages: {e}"),
+                })
+            }
         }
     }
 }

@@ -79,7 +79,8 @@ pub(crate) fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq,
             let info = resp.notify.unwrap_or_default();
             let note = Notification::new(info.script.unwrap_or_default(), info.pid, received.fd);
             if let Err(e) = hook(&note) {
-                let nack = CriuReq { r#type: CriuReqType::Notify as i32, notify_success: Some(false), ..Default::default() };
+                let nack =
+                    CriuReq { r#type: CriuReqType::Notify as i32, notify_success: Some(false), ..Default::default() };
                 let _ = conn.send(&nack);
                 return Err(e);
             }

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ids;
-use crate::tmpfile;
 use crate::notify::NotifyCallback;
 use crate::rpc;
+use crate::tmpfile;
 
 /// The criu binary started when nothing else is configured (looked up in PATH).
 pub const DEFAULT_SERVICE_BINARY: &str = "criu";
@@ -425,11 +425,8 @@ impl Options {
 
     /// Send pages to a page server at `address:port` instead of the images.
     pub fn set_page_server_address_port(&mut self, address: &str, port: i32) -> &mut Self {
-        self.rpc.ps = Some(rpc::CriuPageServerInfo {
-            address: Some(address.to_owned()),
-            port: Some(port),
-            ..Default::default()
-        });
+        self.rpc.ps =
+            Some(rpc::CriuPageServerInfo { address: Some(address.to_owned()), port: Some(port), ..Default::default() });
         self
     }
 
@@ -540,8 +537,8 @@ impl Options {
 /// A missing path as the dump would have recorded it: absolute, with its
 /// deepest existing ancestor's symlinks resolved.
 fn resolve_missing(path: &Path) -> Result<PathBuf> {
-    let absolute = std::path::absolute(path)
-        .map_err(|e| Error::InvalidArgument(format!("tmp file {}: {e}", path.display())))?;
+    let absolute =
+        std::path::absolute(path).map_err(|e| Error::InvalidArgument(format!("tmp file {}: {e}", path.display())))?;
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();
     while std::fs::symlink_metadata(existing).is_err() {

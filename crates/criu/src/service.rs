@@ -72,13 +72,8 @@ impl Connection {
                 Ok((socket, None))
             }
             Service::Socket(path) => {
-                let socket = socket::socket(
-                    AddressFamily::Unix,
-                    SockType::SeqPacket,
-                    SockFlag::SOCK_CLOEXEC,
-                    None,
-                )
-                .map_err(|e| Error::connect("socket", e))?;
+                let socket = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)
+                    .map_err(|e| Error::connect("socket", e))?;
                 let addr = UnixAddr::new(path.as_path())
                     .map_err(|e| Error::connect(&format!("service address {}", path.display()), e))?;
                 socket::connect(socket.as_raw_fd(), &addr)
@@ -97,8 +92,8 @@ impl Connection {
     pub fn send(&self, request: &CriuReq) -> Result<()> {
         let bytes = request.encode_to_vec();
         // MSG_NOSIGNAL: a criu that died must give us an error, not SIGPIPE.
-        let sent = socket::send(self.fd(), &bytes, MsgFlags::MSG_NOSIGNAL)
-            .map_err(|e| Error::comm("send request", e))?;
+        let sent =
+            socket::send(self.fd(), &bytes, MsgFlags::MSG_NOSIGNAL).map_err(|e| Error::comm("send request", e))?;
         if sent != bytes.len() {
             return Err(Error::Comm { errno: libc::EMSGSIZE, what: "request sent in part".into() });
         }
@@ -133,10 +128,8 @@ impl Connection {
         self.wait_readable()?;
         let fd = self.fd();
         // Learn the packet's size first, so the buffer fits it exactly.
-        let size = retry_eintr(|| {
-            socket::recv(fd, &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)
-        })
-        .map_err(|e| Error::comm("receive response", e))?;
+        let size = retry_eintr(|| socket::recv(fd, &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC))
+            .map_err(|e| Error::comm("receive response", e))?;
         if size == 0 {
             // Consume the empty packet (or see EOF) so nothing lingers.
             let _ = socket::recv(fd, &mut [0u8; 1], MsgFlags::MSG_DONTWAIT);
@@ -157,12 +150,13 @@ impl Connection {
         if truncated || fds.len() > 1 {
             // criu passes at most one descriptor; more is a broken peer (and
             // upstream's ENFILE). Every one that arrived is closed with `fds`.
-            return Err(Error::Comm { errno: libc::ENFILE, what: format!("criu passed {} descriptors, expected at most one", fds.len()) });
+            return Err(Error::Comm {
+                errno: libc::ENFILE,
+                what: format!("criu passed {} descriptors, expected at most one", fds.len()),
+            });
         }
-        let response = CriuResp::decode(&buf[..len]).map_err(|e| Error::Comm {
-            errno: libc::EBADMSG,
-            what: format!("undecodable response: {e}"),
-        })?;
+        let response = CriuResp::decode(&buf[..len])
+            .map_err(|e| Error::Comm { errno: libc::EBADMSG, what: format!("undecodable response: {e}") })?;
         // criu passes at most one descriptor; any more are dropped (closed).
         Ok(Received { response, fd: fds.into_iter().next() })
     }
@@ -204,7 +198,8 @@ impl Child {
     pub fn spawn(program: &Path, args: &[&str], keep_fds: &[RawFd]) -> Result<Child> {
         let program = cstring(program.as_os_str().as_bytes(), "program")?;
         let args = args.iter().map(|a| cstring(a.as_bytes(), "argument")).collect::<Result<Vec<_>>>()?;
-        let mut argv: Vec<*const libc::c_char> = std::iter::once(program.as_ptr()).chain(args.iter().map(|a| a.as_ptr())).collect();
+        let mut argv: Vec<*const libc::c_char> =
+            std::iter::once(program.as_ptr()).chain(args.iter().map(|a| a.as_ptr())).collect();
         argv.push(std::ptr::null());
         let pid = posix_spawn(&program, &argv, keep_fds)?;
         Ok(Child { pid, status: None })
@@ -349,13 +344,8 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
 
 /// Start `<binary> swrk <fd>` and return our end of its socket.
 fn spawn_swrk(binary: &Path, detach: bool, keep_fds: &[RawFd]) -> Result<(OwnedFd, Option<Child>)> {
-    let (ours, theirs) = socket::socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .map_err(|e| Error::connect("socketpair", e))?;
+    let (ours, theirs) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+        .map_err(|e| Error::connect("socketpair", e))?;
     let fd_arg = theirs.as_raw_fd().to_string();
     let mut keep: Vec<RawFd> = keep_fds.iter().copied().filter(|fd| *fd >= 0).collect();
     keep.push(theirs.as_raw_fd());

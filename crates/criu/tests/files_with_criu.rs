@@ -53,7 +53,10 @@ fn a_deleted_open_file_travels_within_the_ghost_limit() {
     let err = ops::dump(&mut small).expect_err("a 2 MiB ghost file exceeds a 1 MiB limit");
     assert!(matches!(err, Error::Rpc { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains("ghost file") && message.contains("increase limit"), "the message names the cause: {message}");
+    assert!(
+        message.contains("ghost file") && message.contains("increase limit"),
+        "the message names the cause: {message}"
+    );
 
     let mut large = options();
     large.set_images_dir_fd(images.as_raw_fd()).set_pid(pid as i32).set_ghost_limit(8 << 20);

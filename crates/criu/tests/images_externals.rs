@@ -11,9 +11,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use common::{cloexec_pipe, open_pty};
 use criu::images::{external_resources, ExternalKind, ExternalResource};
 use criu::{ops, Options};
-use common::{cloexec_pipe, open_pty};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::stat::fstat;
 
@@ -126,7 +126,10 @@ fn file_pipe_and_unix_socket_with_outside_ends() {
     assert_eq!((pipe.kind, pipe.key.clone(), pipe.pid), (ExternalKind::Pipe, format!("pipe:[{pipe_ino}]"), pid));
     assert!(pipe.description.starts_with("read end"), "{}", pipe.description);
     let sock = find(&found, 5);
-    assert_eq!((sock.kind, sock.key.clone(), sock.pid), (ExternalKind::UnixSocket, format!("socket:[{sock_ino}]"), pid));
+    assert_eq!(
+        (sock.kind, sock.key.clone(), sock.pid),
+        (ExternalKind::UnixSocket, format!("socket:[{sock_ino}]"), pid)
+    );
 
     // The command-line tool prints the same, one line each.
     let out = Command::new(env!("CARGO_BIN_EXE_criu-externals")).arg(dir.join("images")).output().unwrap();
@@ -139,7 +142,8 @@ fn file_pipe_and_unix_socket_with_outside_ends() {
     // resources under them puts each at its place.
     let file = File::open(dir.join("data")).unwrap();
     let (new_read, _new_write) = cloexec_pipe();
-    let (new_sock, _new_peer) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC).unwrap();
+    let (new_sock, _new_peer) =
+        socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC).unwrap();
     let given: [(&dyn AsRawFd, &str); 3] =
         [(&file, &found[0].key), (&new_read, &found[1].key), (&new_sock, &found[2].key)];
     let restored = restore(&dir, &given);

@@ -43,7 +43,20 @@ impl Hosts {
             }
             ip(&["-n", ns, "link", "set", "lo", "up"]);
         }
-        ip(&["link", "add", &a, "netns", &hosts.names[0], "type", "veth", "peer", "name", &b, "netns", &hosts.names[1]]);
+        ip(&[
+            "link",
+            "add",
+            &a,
+            "netns",
+            &hosts.names[0],
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &b,
+            "netns",
+            &hosts.names[1],
+        ]);
         for (ns, link, addr) in [(&hosts.names[0], &a, SOURCE_ADDR), (&hosts.names[1], &b, DEST_ADDR)] {
             ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", link]);
             ip(&["-n", ns, "link", "set", link, "up"]);
@@ -76,7 +89,10 @@ fn start_patterned(log: &Path, mib: u32) -> u32 {
 /// restored copy can live beside the original, which a lazy migration keeps
 /// (frozen) until every page went over: (the `unshare` parent, the process).
 fn start_patterned_in_pidns(log: &Path, mib: u32) -> (u32, u32) {
-    let outer = start_command("unshare", &["--pid", "--fork", "setsid", "perl", "-e", PATTERNED, &log.display().to_string(), &mib.to_string()]);
+    let outer = start_command(
+        "unshare",
+        &["--pid", "--fork", "setsid", "perl", "-e", PATTERNED, &log.display().to_string(), &mib.to_string()],
+    );
     let mut inner = 0;
     wait_until("the process in its pid namespace", || {
         inner = std::fs::read_to_string(format!("/proc/{outer}/task/{outer}/children"))
@@ -112,7 +128,8 @@ fn counters(log: &Path) -> usize {
 }
 
 fn images_of(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     names
 }
@@ -205,8 +222,10 @@ fn a_daemon_page_server_answers_with_the_port_the_kernel_chose() {
     // It listens: a connection is accepted (and, with no pages, it exits).
     let conn = std::net::TcpStream::connect(("127.0.0.1", server.port as u16)).expect("the page server listens");
     drop(conn);
-    wait_until("the page server to exit", || !Path::new(&format!("/proc/{}", server.pid)).exists()
-        || std::fs::read_to_string(format!("/proc/{}/stat", server.pid)).map_or(true, |s| s.contains(") Z ")));
+    wait_until("the page server to exit", || {
+        !Path::new(&format!("/proc/{}", server.pid)).exists()
+            || std::fs::read_to_string(format!("/proc/{}/stat", server.pid)).map_or(true, |s| s.contains(") Z "))
+    });
 }
 
 #[test]
@@ -243,10 +262,19 @@ fn a_wrong_page_server_port_fails_the_dump_cleanly_and_the_process_runs_on() {
 
 /// Run `body` on a thread inside host `which`. The thread holds the
 /// namespace open, not the hosts: a failing test still removes them.
-fn on_host<T: Send + 'static>(hosts: &Hosts, which: usize, body: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+fn on_host<T: Send + 'static>(
+    hosts: &Hosts,
+    which: usize,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
     let ns = hosts.ns(which);
     std::thread::spawn(move || {
-        assert_eq!(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) },
+            0,
+            "setns: {}",
+            std::io::Error::last_os_error()
+        );
         body()
     })
 }
@@ -313,7 +341,11 @@ fn a_process_moves_to_another_host_through_the_page_server() {
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "page server status {status:#x}");
     let original_sum = sums(&log);
     assert_eq!(original_sum.len(), 1, "{original_sum:?}");
-    assert!(!images_of(&d.src).iter().any(|n| n.starts_with("pages-")), "no pages on the source: {:?}", images_of(&d.src));
+    assert!(
+        !images_of(&d.src).iter().any(|n| n.starts_with("pages-")),
+        "no pages on the source: {:?}",
+        images_of(&d.src)
+    );
     let pages: u64 = images_of(&d.dst)
         .iter()
         .filter(|n| n.starts_with("pages-"))
@@ -374,9 +406,8 @@ fn dump_criu() -> u32 {
         .flatten()
         .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
         .flat_map(|c| c.split_whitespace().filter_map(|p| p.parse::<u32>().ok()).collect::<Vec<_>>());
-    let mut found = children.filter(|pid| {
-        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"criu: dump"))
-    });
+    let mut found = children
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"criu: dump")));
     found.next().expect("the dump's criu is our child")
 }
 

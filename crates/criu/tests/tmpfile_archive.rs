@@ -333,7 +333,8 @@ fn a_full_disk_fails_the_save_of_a_large_file_cleanly() {
     let small = s.path("images");
     let size = c"size=2m";
     let target = std::ffi::CString::new(small.as_os_str().as_encoded_bytes()).unwrap();
-    let mounted = unsafe { libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, size.as_ptr().cast()) };
+    let mounted =
+        unsafe { libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, size.as_ptr().cast()) };
     if mounted != 0 {
         eprintln!("skipped: cannot mount a small tmpfs: {}", std::io::Error::last_os_error());
         return;
@@ -591,12 +592,27 @@ fn hostile_paths_are_refused_and_nothing_is_written() {
         (vec![Raw { data: b"/x", ..raw(4, true, format!("{base}/h")) }, raw(1, true, "/x")], "hard link"),
         (vec![raw(1, true, &ok_file), Raw { data: b"rel", ..raw(4, true, format!("{base}/h")) }], "not absolute"),
         // Attributes: known namespaces, once, within the kernel's bounds.
-        (vec![raw(1, true, &ok_file), Raw { xattrs: xattr_record("os2.x", b"1"), ..raw(1, true, &d) }], "not one that is saved"),
         (
-            vec![raw(1, true, &ok_file), Raw { xattrs: [xattr_record("user.a", b"1"), xattr_record("user.a", b"2")].concat(), ..raw(1, true, &d) }],
+            vec![raw(1, true, &ok_file), Raw { xattrs: xattr_record("os2.x", b"1"), ..raw(1, true, &d) }],
+            "not one that is saved",
+        ),
+        (
+            vec![
+                raw(1, true, &ok_file),
+                Raw {
+                    xattrs: [xattr_record("user.a", b"1"), xattr_record("user.a", b"2")].concat(),
+                    ..raw(1, true, &d)
+                },
+            ],
             "appears twice",
         ),
-        (vec![raw(1, true, &ok_file), Raw { xattrs: xattr_record("user.a", b"1")[..7].to_vec(), ..raw(1, true, &d) }], "past its block"),
+        (
+            vec![
+                raw(1, true, &ok_file),
+                Raw { xattrs: xattr_record("user.a", b"1")[..7].to_vec(), ..raw(1, true, &d) },
+            ],
+            "past its block",
+        ),
         // Sparse files: a map that holds together, only for a file.
         (vec![raw(1, true, &ok_file), Raw { flags: 2, ..raw(2, true, &d) }], "only a regular file"),
         (vec![raw(1, true, &ok_file), Raw { flags: 2, size: Some(10), ..raw(1, true, &d) }], "without its extent map"),
@@ -608,7 +624,10 @@ fn hostile_paths_are_refused_and_nothing_is_written() {
             vec![raw(1, true, &ok_file), Raw { flags: 2, size: Some(100), data: &EXTENTS_OVERLAP, ..raw(1, true, &d) }],
             "out of order",
         ),
-        (vec![raw(1, true, &ok_file), Raw { size: Some(1 << 40), data: b"x", ..raw(1, true, &d) }], "without being sparse"),
+        (
+            vec![raw(1, true, &ok_file), Raw { size: Some(1 << 40), data: b"x", ..raw(1, true, &d) }],
+            "without being sparse",
+        ),
     ];
     for (entries, why) in cases {
         fs::write(s.archive(), encode(&entries)).unwrap();
@@ -684,11 +703,18 @@ fn a_narrowed_put_back_writes_only_the_named_paths_and_copies_a_link_whose_file_
     fs::remove_file(s.path("other")).unwrap();
     let listed = tmpfile::list(s.images()).unwrap();
     let link = listed.iter().find(|e| e.kind == EntryKind::HardLink).expect("the second name is a hard link");
-    assert_eq!((link.path.clone(), link.link_target.clone(), link.size), (s.path("app/keep/second"), Some(s.path("app/a-skip/first")), 12));
+    assert_eq!(
+        (link.path.clone(), link.link_target.clone(), link.size),
+        (s.path("app/keep/second"), Some(s.path("app/a-skip/first")), 12)
+    );
 
     let put = tmpfile::restore_only(s.images(), DEFAULT_LIMIT, &[s.path("app/keep")]).unwrap();
     let names: Vec<_> = put.iter().map(|e| e.path.strip_prefix(&s.root).unwrap().display().to_string()).collect();
-    assert_eq!(names, ["app", "app/keep", "app/keep/own", "app/keep/second"], "the directories on the way, then the named tree");
+    assert_eq!(
+        names,
+        ["app", "app/keep", "app/keep/own", "app/keep/second"],
+        "the directories on the way, then the named tree"
+    );
     assert!(!s.path("app/a-skip").exists() && !s.path("other").exists(), "what was not named stays in the archive");
     assert_eq!(fs::read(s.path("app/keep/second")).unwrap(), b"shared bytes", "its file left out, the link is a copy");
     assert_eq!(fs::metadata(s.path("app/keep/second")).unwrap().nlink(), 1);

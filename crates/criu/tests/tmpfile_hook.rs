@@ -81,7 +81,8 @@ fn dump_reader(s: &Setup) -> (u32, PathBuf, PathBuf) {
 fn the_criu_command_line_with_the_hook_puts_deleted_files_back() {
     become_subreaper();
     let s = Setup::new("hook-cli", &[]);
-    std::fs::write(&s.list, format!("# what the tree needs\nlimit 1048576\n{}\n", s.dir.join("run/app.d").display())).unwrap();
+    std::fs::write(&s.list, format!("# what the tree needs\nlimit 1048576\n{}\n", s.dir.join("run/app.d").display()))
+        .unwrap();
     let (pid, state, log) = dump_reader(&s);
     assert!(s.images.join(criu::tmpfile::ARCHIVE_NAME).exists(), "the hook saved the archive at post-dump");
     std::fs::remove_dir_all(s.dir.join("run")).unwrap();

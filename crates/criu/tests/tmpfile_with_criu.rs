@@ -286,10 +286,8 @@ fn the_listing_tool_shows_what_will_be_put_back() {
     let data = dir.join("needed.txt");
     std::fs::write(&data, "needed contents").unwrap();
     let _dumped = dump_reader(&dir, &data, &[&data]);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_criu-externals"))
-        .arg(dir.join("images"))
-        .output()
-        .unwrap();
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_criu-externals")).arg(dir.join("images")).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let line = format!("tmp-file\t{}\t-\t-\tfile of 15 bytes", data.display());
@@ -411,7 +409,8 @@ fn sparse_files_hard_links_attributes_and_acls_come_back_as_saved() {
     let script = "open(S, '<', $ARGV[0]) or die; open(N, '<', $ARGV[1]) or die; while (1) { seek(S, 0, 0); \
                   read(S, my $h, 2); seek(N, 0, 0); my $n = <N>; open(L, '>>', $ARGV[2]); \
                   print L unpack('H4', $h), \" $n\\n\"; close L; select(undef, undef, undef, 0.05) }";
-    let pid = start_perl(script, &[&sparse.display().to_string(), &note.display().to_string(), &log.display().to_string()]);
+    let pid =
+        start_perl(script, &[&sparse.display().to_string(), &note.display().to_string(), &log.display().to_string()]);
     wait_until("the first read", || lines(&log) >= 1);
     // Within the default limit.
     let Dumped { images, .. } = dump_pid(&dir, pid, &[&app]);

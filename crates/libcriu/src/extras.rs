@@ -86,7 +86,8 @@ pub struct criu_external {
 
 /// Called once per resource by `criu_list_externals()`; a nonzero return
 /// stops the listing, which then returns that value.
-pub type criu_external_cb = Option<unsafe extern "C" fn(ext: *const criu_external, arg: *mut std::ffi::c_void) -> c_int>;
+pub type criu_external_cb =
+    Option<unsafe extern "C" fn(ext: *const criu_external, arg: *mut std::ffi::c_void) -> c_int>;
 
 /// List what a restore from the images in `images_dir` must be handed
 /// through `criu_add_inherit_fd()`: files dumped as external, and pipes,
@@ -118,7 +119,8 @@ pub unsafe extern "C" fn criu_list_externals(
         };
         for resource in &found {
             let text = |s: &str| std::ffi::CString::new(s.replace('\0', "")).unwrap_or_default();
-            let (kind, key, description) = (text(resource.kind.as_str()), text(&resource.key), text(&resource.description));
+            let (kind, key, description) =
+                (text(resource.kind.as_str()), text(&resource.key), text(&resource.description));
             let entry = criu_external {
                 kind: kind.as_ptr(),
                 key: key.as_ptr(),

@@ -473,7 +473,11 @@ pub unsafe extern "C" fn criu_set_network_lock(method: criu_network_lock_method_
 /// found at `ns_file`, with an optional namespace-specific `extra_opt`.
 /// Returns 0, or -1 when `ns` or `ns_file` is NULL or not UTF-8 (as upstream).
 #[no_mangle]
-pub unsafe extern "C" fn criu_join_ns_add(ns: *const c_char, ns_file: *const c_char, extra_opt: *const c_char) -> c_int {
+pub unsafe extern "C" fn criu_join_ns_add(
+    ns: *const c_char,
+    ns_file: *const c_char,
+    extra_opt: *const c_char,
+) -> c_int {
     with_global(|opts| unsafe { local::criu_local_join_ns_add(opts, ns, ns_file, extra_opt) })
 }
 

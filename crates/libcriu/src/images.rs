@@ -88,10 +88,7 @@ impl From<&ImageStats> for criu_image_stats {
 /// neither, -EINVAL for a NULL argument or a damaged file (reason in
 /// `criu_get_last_error()`). The files are treated as untrusted input.
 #[no_mangle]
-pub unsafe extern "C" fn criu_get_image_stats(
-    images_dir: *const c_char,
-    stats: *mut criu_image_stats,
-) -> c_int {
+pub unsafe extern "C" fn criu_get_image_stats(images_dir: *const c_char, stats: *mut criu_image_stats) -> c_int {
     guard::boundary(-libc::EINVAL, || {
         if images_dir.is_null() || stats.is_null() {
             guard::set_last_error("criu_get_image_stats: images_dir or stats is NULL");
@@ -101,10 +98,7 @@ pub unsafe extern "C" fn criu_get_image_stats(
         let dir = OsStr::from_bytes(unsafe { CStr::from_ptr(images_dir) }.to_bytes());
         match image_stats(Path::new(dir)) {
             Ok(found) if found.dump.is_none() && found.restore.is_none() => {
-                guard::set_last_error(format!(
-                    "{}: no stats-dump or stats-restore",
-                    dir.to_string_lossy()
-                ));
+                guard::set_last_error(format!("{}: no stats-dump or stats-restore", dir.to_string_lossy()));
                 -libc::ENOENT
             }
             Ok(found) => {

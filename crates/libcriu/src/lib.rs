@@ -18,8 +18,8 @@ use criu::options::Options;
 
 pub mod extras;
 pub mod global;
-pub mod images;
 pub(crate) mod guard;
+pub mod images;
 pub mod local;
 pub mod migrate;
 

@@ -14,8 +14,8 @@ use std::sync::atomic::Ordering;
 use super::guard::{self, lend, op_result, setter_result, text, with_opts};
 use super::*;
 use criu::error::Error;
-use criu::options::{CgMode, NetworkLock, Options, PreDumpMode, DEFAULT_SERVICE_ADDRESS, DEFAULT_SERVICE_BINARY};
 use criu::ops::{self, Features};
+use criu::options::{CgMode, NetworkLock, Options, PreDumpMode, DEFAULT_SERVICE_ADDRESS, DEFAULT_SERVICE_BINARY};
 
 const EINVAL: c_int = -libc::EINVAL;
 
@@ -438,7 +438,11 @@ pub unsafe extern "C" fn criu_local_set_exec_cmd(opts: *mut criu_opts, argc: c_i
 /// Map an external mount (legacy form; prefer `criu_add_external("mnt[key]:val")`).
 /// Returns 0 or -EINVAL.
 #[no_mangle]
-pub unsafe extern "C" fn criu_local_add_ext_mount(opts: *mut criu_opts, key: *const c_char, val: *const c_char) -> c_int {
+pub unsafe extern "C" fn criu_local_add_ext_mount(
+    opts: *mut criu_opts,
+    key: *const c_char,
+    val: *const c_char,
+) -> c_int {
     with_opts(opts, EINVAL, |o| match (text(key, "mount key"), text(val, "mount value")) {
         (Some(k), Some(v)) => {
             o.add_ext_mount(k, v);
@@ -451,7 +455,11 @@ pub unsafe extern "C" fn criu_local_add_ext_mount(opts: *mut criu_opts, key: *co
 /// Map a veth pair (legacy form; prefer `criu_add_external("veth[in]:out")`).
 /// Returns 0 or -EINVAL.
 #[no_mangle]
-pub unsafe extern "C" fn criu_local_add_veth_pair(opts: *mut criu_opts, in_: *const c_char, out: *const c_char) -> c_int {
+pub unsafe extern "C" fn criu_local_add_veth_pair(
+    opts: *mut criu_opts,
+    in_: *const c_char,
+    out: *const c_char,
+) -> c_int {
     with_opts(opts, EINVAL, |o| match (text(in_, "veth inside name"), text(out, "veth outside name")) {
         (Some(i), Some(x)) => {
             o.add_veth_pair(i, x);
@@ -464,7 +472,11 @@ pub unsafe extern "C" fn criu_local_add_veth_pair(opts: *mut criu_opts, in_: *co
 /// Restore the cgroups of controller `ctrl` (NULL: all) under `path`.
 /// Returns 0 or -EINVAL.
 #[no_mangle]
-pub unsafe extern "C" fn criu_local_add_cg_root(opts: *mut criu_opts, ctrl: *const c_char, path: *const c_char) -> c_int {
+pub unsafe extern "C" fn criu_local_add_cg_root(
+    opts: *mut criu_opts,
+    ctrl: *const c_char,
+    path: *const c_char,
+) -> c_int {
     with_opts(opts, EINVAL, |o| {
         let ctrl = if ctrl.is_null() {
             None
@@ -672,16 +684,16 @@ pub unsafe extern "C" fn criu_local_set_pidfd_store_sk(opts: *mut criu_opts, sk:
 /// outside `enum criu_network_lock_method` (as upstream), -EINVAL for bad
 /// options.
 #[no_mangle]
-pub unsafe extern "C" fn criu_local_set_network_lock(opts: *mut criu_opts, method: criu_network_lock_method_arg) -> c_int {
+pub unsafe extern "C" fn criu_local_set_network_lock(
+    opts: *mut criu_opts,
+    method: criu_network_lock_method_arg,
+) -> c_int {
     with_opts(opts, EINVAL, |o| match NetworkLock::from_raw(method as i32) {
         Some(m) => {
             o.set_network_lock(m);
             0
         }
-        None => setter_result(
-            Err(Error::InvalidArgument(format!("{method} is not a criu_network_lock_method"))),
-            -1,
-        ),
+        None => setter_result(Err(Error::InvalidArgument(format!("{method} is not a criu_network_lock_method"))), -1),
     })
 }
 

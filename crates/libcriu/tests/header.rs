@@ -22,10 +22,7 @@ fn header_is_fresh() {
         return;
     }
     let checked_in = std::fs::read(&path).unwrap_or_default();
-    assert!(
-        checked_in == fresh,
-        "include/criu.h is stale: run `make header` and commit the result"
-    );
+    assert!(checked_in == fresh, "include/criu.h is stale: run `make header` and commit the result");
 }
 
 /// The version the header announces (`CRIU_VERSION` and its three numbers)
@@ -53,8 +50,5 @@ fn versions_agree() {
     assert_eq!(version, numbers, "CRIU_VERSION and its numbers differ");
 
     let ffi = std::fs::read_to_string(root.join("src/lib.rs")).expect("src/lib.rs reads");
-    assert!(
-        ffi.contains(&format!("LibVersion(c\"{version}\".as_ptr())")),
-        "criu_lib_version is not {version}"
-    );
+    assert!(ffi.contains(&format!("LibVersion(c\"{version}\".as_ptr())")), "criu_lib_version is not {version}");
 }

@@ -38,14 +38,8 @@ fn main() -> ExitCode {
         Err(Failure::Image(ImageError::UnknownMagic(m))) => {
             // crit reads the magic as a signed int and prints it with %#x.
             let m = m as i32;
-            let shown = if m < 0 {
-                format!("-{:#x}", m.unsigned_abs())
-            } else {
-                format!("{m:#x}")
-            };
-            eprintln!(
-                "Unknown magic {shown}.\nMaybe you are feeding me an image with raw data(i.e. pages.img)?"
-            );
+            let shown = if m < 0 { format!("-{:#x}", m.unsigned_abs()) } else { format!("{m:#x}") };
+            eprintln!("Unknown magic {shown}.\nMaybe you are feeding me an image with raw data(i.e. pages.img)?");
             ExitCode::from(1)
         }
         Err(Failure::Image(e)) => {
@@ -103,9 +97,10 @@ fn parse(args: &[String], with_value: &[(&str, &str)], flags: &[&str]) -> Result
         let mut matched = false;
         for &(short, long) in with_value {
             let value = if arg == short || arg == long {
-                let v = args.get(i).cloned().ok_or_else(|| {
-                    Failure::Usage(format!("argument {short}/{long}: expected one argument"))
-                })?;
+                let v = args
+                    .get(i)
+                    .cloned()
+                    .ok_or_else(|| Failure::Usage(format!("argument {short}/{long}: expected one argument")))?;
                 i += 1;
                 Some(v)
             } else if let Some(v) = arg.strip_prefix(&format!("{long}=")) {
@@ -144,9 +139,7 @@ fn read_input(path: Option<&str>) -> Result<Vec<u8>, Failure> {
                 .map_err(|e| Failure::Io(format!("{p}: {e}")))?;
         }
         None => {
-            std::io::stdin()
-                .read_to_end(&mut data)
-                .map_err(|e| Failure::Io(format!("stdin: {e}")))?;
+            std::io::stdin().read_to_end(&mut data).map_err(|e| Failure::Io(format!("stdin: {e}")))?;
         }
     }
     Ok(data)
@@ -160,8 +153,7 @@ fn read_image(path: Option<&str>) -> Result<Vec<u8>, Failure> {
         std::fs::File::open(p)
             .and_then(|f| f.take(8).read_to_end(&mut head))
             .map_err(|e| Failure::Io(format!("{p}: {e}")))?;
-        if let Err(e @ (ImageError::UnknownMagic(_) | ImageError::NoHandler(_))) = magic_name(&head)
-        {
+        if let Err(e @ (ImageError::UnknownMagic(_) | ImageError::NoHandler(_))) = magic_name(&head) {
             return Err(e.into());
         }
     }
@@ -173,10 +165,7 @@ fn write_output(path: Option<&str>, data: &[u8]) -> Result<(), Failure> {
         Some(p) => std::fs::write(p, data).map_err(|e| Failure::Io(format!("{p}: {e}"))),
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(data)
-                .and_then(|_| stdout.flush())
-                .map_err(|e| Failure::Io(format!("stdout: {e}")))
+            stdout.write_all(data).and_then(|_| stdout.flush()).map_err(|e| Failure::Io(format!("stdout: {e}")))
         }
     }
 }
@@ -196,17 +185,10 @@ fn run(args: &[String]) -> Result<(), Failure> {
             Ok(())
         }
         "decode" | "show" => {
-            let a = if cmd == "decode" {
-                parse(rest, &io, &["--pretty"])?
-            } else {
-                parse(rest, &[], &["--nopl"])?
-            };
+            let a = if cmd == "decode" { parse(rest, &io, &["--pretty"])? } else { parse(rest, &[], &["--nopl"])? };
             let (input, output, pretty) = if cmd == "decode" {
                 if !a.positional.is_empty() {
-                    return Err(Failure::Usage(format!(
-                        "unrecognized arguments: {}",
-                        a.positional.join(" ")
-                    )));
+                    return Err(Failure::Usage(format!("unrecognized arguments: {}", a.positional.join(" "))));
                 }
                 (a.input, a.output, a.pretty)
             } else {
@@ -225,11 +207,8 @@ fn run(args: &[String]) -> Result<(), Failure> {
         "encode" => {
             let a = parse(rest, &io, &[])?;
             let data = read_input(a.input.as_deref())?;
-            let json: serde_json::Value = serde_json::from_slice(&data).map_err(|e| {
-                Failure::Io(format!(
-                    "Cannot read JSON ({e}). Encode expects JSON input."
-                ))
-            })?;
+            let json: serde_json::Value = serde_json::from_slice(&data)
+                .map_err(|e| Failure::Io(format!("Cannot read JSON ({e}). Encode expects JSON input.")))?;
             write_output(a.output.as_deref(), &encode(&json)?)
         }
         "info" => {
@@ -243,17 +222,15 @@ fn run(args: &[String]) -> Result<(), Failure> {
         "x" => {
             let a = parse(rest, &[], &[])?;
             let [dir, what] = a.positional.as_slice() else {
-                return Err(Failure::Usage(
-                    "x takes a directory and one of ps, fds, mems, rss".into(),
-                ));
+                return Err(Failure::Usage("x takes a directory and one of ps, fds, mems, rss".into()));
             };
             let what = Explore::from_name(what).ok_or_else(|| {
-                Failure::Usage(format!("argument what: invalid choice: '{what}' (choose from 'ps', 'fds', 'mems', 'rss')"))
+                Failure::Usage(format!(
+                    "argument what: invalid choice: '{what}' (choose from 'ps', 'fds', 'mems', 'rss')"
+                ))
             })?;
             write_output(None, explore(Path::new(dir), what)?.as_bytes())
         }
-        other => Err(Failure::Usage(format!(
-            "argument command: invalid choice: '{other}'"
-        ))),
+        other => Err(Failure::Usage(format!("argument command: invalid choice: '{other}'"))),
     }
 }

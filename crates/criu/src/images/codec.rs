@@ -65,9 +65,7 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn read(&mut self, n: u64) -> &'a [u8] {
         let start = self.pos.min(self.data.len());
-        let end = start
-            .saturating_add(usize::try_from(n).unwrap_or(usize::MAX))
-            .min(self.data.len());
+        let end = start.saturating_add(usize::try_from(n).unwrap_or(usize::MAX)).min(self.data.len());
         self.pos = self.pos.max(end);
         &self.data[start..end]
     }
@@ -92,9 +90,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn skip(&mut self, n: u64) {
-        self.pos = self
-            .pos
-            .saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
+        self.pos = self.pos.saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
     }
 
     fn seek_end(&mut self) {
@@ -108,13 +104,9 @@ impl<'a> Cursor<'a> {
             [] => Ok(None),
             &[a, b, c, d] => {
                 let len = i32::from_ne_bytes([a, b, c, d]);
-                u64::try_from(len)
-                    .map(Some)
-                    .map_err(|_| invalid(format!("offset {at}: negative entry length {len}")))
+                u64::try_from(len).map(Some).map_err(|_| invalid(format!("offset {at}: negative entry length {len}")))
             }
-            _ => Err(invalid(format!(
-                "offset {at}: the image ends inside an entry's length"
-            ))),
+            _ => Err(invalid(format!("offset {at}: the image ends inside an entry's length"))),
         }
     }
 
@@ -122,9 +114,7 @@ impl<'a> Cursor<'a> {
         let at = self.pos;
         match self.read(4) {
             &[a, b, c, d] => Ok(u32::from_ne_bytes([a, b, c, d])),
-            _ => Err(invalid(format!(
-                "offset {at}: the image ends inside {what}"
-            ))),
+            _ => Err(invalid(format!("offset {at}: the image ends inside {what}"))),
         }
     }
 
@@ -135,16 +125,13 @@ impl<'a> Cursor<'a> {
             return Ok(None);
         };
         let body = self.exact_from(at, len, "an entry")?;
-        parse(desc, body)
-            .map(Some)
-            .map_err(|e| invalid(format!("offset {at}: {e}")))
+        parse(desc, body).map(Some).map_err(|e| invalid(format!("offset {at}: {e}")))
     }
 }
 
 /// Decodes one message as protobuf does, refusing a missing required field.
 fn parse(desc: &MessageDescriptor, body: &[u8]) -> std::result::Result<DynamicMessage, String> {
-    let msg = DynamicMessage::decode(desc.clone(), body)
-        .map_err(|e| format!("undecodable {}: {e}", desc.name()))?;
+    let msg = DynamicMessage::decode(desc.clone(), body).map_err(|e| format!("undecodable {}: {e}", desc.name()))?;
     check_required(&msg)?;
     Ok(msg)
 }
@@ -158,11 +145,7 @@ fn check_required(msg: &DynamicMessage) -> std::result::Result<(), String> {
             _ => false,
         };
         if field.is_required() && (!msg.has_field(&field) || unknown_enum) {
-            return Err(format!(
-                "{} lacks its required field {}",
-                msg.descriptor().name(),
-                field.name()
-            ));
+            return Err(format!("{} lacks its required field {}", msg.descriptor().name(), field.name()));
         }
     }
     for (_, value) in msg.fields() {
@@ -205,25 +188,14 @@ pub fn magic_name(data: &[u8]) -> R<&'static str> {
 /// offset: the image must start with `magic` (after IMG_COMMON when
 /// `common`), and no entry may be longer than `max_entry`. The reader of
 /// [`super::external_resources`] and of the statistics is built on it.
-pub fn framed_entries(
-    data: &[u8],
-    common: bool,
-    magic: u32,
-    max_entry: u32,
-) -> R<Vec<(u64, &[u8])>> {
+pub fn framed_entries(data: &[u8], common: bool, magic: u32, max_entry: u32) -> R<Vec<(u64, &[u8])>> {
     let mut cur = Cursor { data, pos: 0 };
-    let wanted = if common {
-        &[IMG_COMMON, magic][..]
-    } else {
-        &[magic][..]
-    };
+    let wanted = if common { &[IMG_COMMON, magic][..] } else { &[magic][..] };
     for &want in wanted {
         let at = cur.pos;
         let got = cur.u32("the magic number")?;
         if got != want {
-            return Err(invalid(format!(
-                "offset {at}: magic {got:#010x}, expected {want:#010x}"
-            )));
+            return Err(invalid(format!("offset {at}: magic {got:#010x}, expected {want:#010x}")));
         }
     }
     let mut out = Vec::new();
@@ -231,9 +203,7 @@ pub fn framed_entries(
         let at = cur.pos as u64;
         let Some(len) = cur.length()? else { break };
         if len > u64::from(max_entry) {
-            return Err(invalid(format!(
-                "offset {at}: entry of {len} bytes, more than the {max_entry} accepted"
-            )));
+            return Err(invalid(format!("offset {at}: entry of {len} bytes, more than the {max_entry} accepted")));
         }
         out.push((at, cur.exact_from(at as usize, len, "an entry")?));
     }
@@ -244,13 +214,9 @@ pub fn framed_entries(
 pub fn single_entry<'a>(data: &'a [u8], name: &str) -> R<&'a [u8]> {
     let (found, _, mut cur) = head(data)?;
     if found != name {
-        return Err(invalid(format!(
-            "a {found} image where {name} was expected"
-        )));
+        return Err(invalid(format!("a {found} image where {name} was expected")));
     }
-    let len = cur
-        .length()?
-        .ok_or_else(|| invalid(format!("a {name} image without entries")))?;
+    let len = cur.length()?.ok_or_else(|| invalid(format!("a {name} image without entries")))?;
     cur.exact(len, "an entry")
 }
 
@@ -260,9 +226,7 @@ pub fn single_entry<'a>(data: &'a [u8], name: &str) -> R<&'a [u8]> {
 pub fn decode(data: &[u8], pretty: bool, no_payload: bool) -> R<Value> {
     let (name, layout, mut cur) = head(data)?;
     let entries = match layout {
-        Layout::Entries(msg, extra) => {
-            entries(&mut cur, &schema::message(msg), extra, pretty, no_payload)?
-        }
+        Layout::Entries(msg, extra) => entries(&mut cur, &schema::message(msg), extra, pretty, no_payload)?,
         Layout::Pagemap => pagemap(&mut cur, pretty)?,
         Layout::GhostFile => ghost_file(&mut cur, pretty, no_payload)?,
         Layout::Unhandled => unreachable!("head() refuses it"),
@@ -277,22 +241,13 @@ fn dict(msg: &DynamicMessage, pretty: bool) -> R<Map<String, Value>> {
     to_dict(msg, pretty, false).map_err(invalid)
 }
 
-fn entries(
-    cur: &mut Cursor,
-    desc: &MessageDescriptor,
-    extra: Extra,
-    pretty: bool,
-    no_payload: bool,
-) -> R<Vec<Value>> {
+fn entries(cur: &mut Cursor, desc: &MessageDescriptor, extra: Extra, pretty: bool, no_payload: bool) -> R<Vec<Value>> {
     let mut out = Vec::new();
     while let Some(msg) = cur.message(desc)? {
         let mut entry = dict(&msg, pretty)?;
         if extra != Extra::None {
             let payload = if no_payload {
-                Value::String(format!(
-                    "... <{}>",
-                    human_size(skip_extra(cur, &msg, extra)?)
-                ))
+                Value::String(format!("... <{}>", human_size(skip_extra(cur, &msg, extra)?)))
             } else {
                 load_extra(cur, &msg, extra)?
             };
@@ -317,10 +272,7 @@ fn field_u64(msg: &DynamicMessage, name: &str) -> u64 {
 /// Whether a SysV shared memory segment's contents are in the pagemap
 /// and pages images rather than after its entry.
 fn in_pagemaps(msg: &DynamicMessage) -> bool {
-    matches!(
-        msg.get_field_by_name("in_pagemaps").as_deref(),
-        Some(Pb::Bool(true))
-    )
+    matches!(msg.get_field_by_name("in_pagemaps").as_deref(), Some(Pb::Bool(true)))
 }
 
 fn round_up(x: u64, to: u64) -> u64 {
@@ -333,10 +285,7 @@ fn load_extra(cur: &mut Cursor, msg: &DynamicMessage, extra: Extra) -> R<Value> 
         Extra::None => Value::Null,
         Extra::PipeData => b64(cur.exact(field_u64(msg, "bytes"), "pipe data")?),
         Extra::SkQueue => b64(cur.exact(field_u64(msg, "length"), "a queued packet")?),
-        Extra::BpfMap => b64(cur.exact(
-            field_u64(msg, "keys_bytes") + field_u64(msg, "values_bytes"),
-            "BPF map data",
-        )?),
+        Extra::BpfMap => b64(cur.exact(field_u64(msg, "keys_bytes") + field_u64(msg, "values_bytes"), "BPF map data")?),
         Extra::TcpStream => {
             let inq = cur.exact(field_u64(msg, "inq_len"), "a TCP input queue")?;
             let outq = cur.exact(field_u64(msg, "outq_len"), "a TCP output queue")?;
@@ -362,11 +311,7 @@ fn load_extra(cur: &mut Cursor, msg: &DynamicMessage, extra: Extra) -> R<Value> 
                 return Err(invalid("a semaphore set ends inside a value"));
             }
             cur.skip(round_up(size, 8) - size);
-            Value::Array(
-                data.chunks(2)
-                    .map(|c| Value::from(u16::from_ne_bytes([c[0], c[1]])))
-                    .collect(),
-            )
+            Value::Array(data.chunks(2).map(|c| Value::from(u16::from_ne_bytes([c[0], c[1]]))).collect())
         }
         Extra::IpcMsg => {
             let desc = schema::message("ipc_msg");
@@ -444,11 +389,7 @@ fn human_size(n: u64) -> String {
     let mut num = n as f64;
     for unit in units {
         if num < 1024.0 {
-            return if num.fract() == 0.0 {
-                format!("{num:.0}{unit}B")
-            } else {
-                format!("{num:.1}{unit}B")
-            };
+            return if num.fract() == 0.0 { format!("{num:.0}{unit}B") } else { format!("{num:.1}{unit}B") };
         }
         num /= 1024.0;
     }
@@ -470,18 +411,12 @@ fn ghost_file(cur: &mut Cursor, pretty: bool, no_payload: bool) -> R<Vec<Value>>
         return Err(invalid("a ghost file image without its entry"));
     };
     let mut first = dict(&head, pretty)?;
-    let chunked = matches!(
-        head.get_field_by_name("chunks").as_deref(),
-        Some(Pb::Bool(true))
-    );
+    let chunked = matches!(head.get_field_by_name("chunks").as_deref(), Some(Pb::Bool(true)));
     if !chunked {
         if no_payload {
             cur.seek_end();
         } else {
-            first.insert(
-                "extra".into(),
-                Value::String(base64_lines(cur.read(u64::MAX))),
-            );
+            first.insert("extra".into(), Value::String(base64_lines(cur.read(u64::MAX))));
         }
         return Ok(vec![Value::Object(first)]);
     }
@@ -493,10 +428,7 @@ fn ghost_file(cur: &mut Cursor, pretty: bool, no_payload: bool) -> R<Vec<Value>>
         if no_payload {
             cur.skip(len);
         } else {
-            entry.insert(
-                "extra".into(),
-                Value::String(base64_lines(cur.exact(len, "a ghost file chunk")?)),
-            );
+            entry.insert("extra".into(), Value::String(base64_lines(cur.exact(len, "a ghost file chunk")?)));
         }
         out.push(Value::Object(entry));
     }
@@ -544,8 +476,7 @@ pub fn encode(image: &Value) -> R<Vec<u8>> {
         Some(Value::String(s)) => s.as_str(),
         _ => return Err(invalid("the image has no \"magic\" name")),
     };
-    let (magic, layout) =
-        schema::by_name(name).ok_or_else(|| invalid(format!("unknown magic name {name:?}")))?;
+    let (magic, layout) = schema::by_name(name).ok_or_else(|| invalid(format!("unknown magic name {name:?}")))?;
     if layout == Layout::Unhandled {
         return Err(ImageError::NoHandler(name.to_string()));
     }
@@ -554,21 +485,14 @@ pub fn encode(image: &Value) -> R<Vec<u8>> {
     };
     let mut out = Vec::new();
     if name != "INVENTORY" {
-        let first = if name == "STATS" || name == "IRMAP_CACHE" {
-            IMG_SERVICE
-        } else {
-            IMG_COMMON
-        };
+        let first = if name == "STATS" || name == "IRMAP_CACHE" { IMG_SERVICE } else { IMG_COMMON };
         out.extend_from_slice(&first.to_ne_bytes());
     }
     out.extend_from_slice(&magic.to_ne_bytes());
     let objects = items
         .iter()
         .enumerate()
-        .map(|(i, e)| {
-            e.as_object()
-                .ok_or_else(|| invalid(format!("entry {i} is not a dict")))
-        })
+        .map(|(i, e)| e.as_object().ok_or_else(|| invalid(format!("entry {i} is not a dict"))))
         .collect::<R<Vec<_>>>()?;
     match layout {
         Layout::Entries(msg, extra) => {
@@ -595,10 +519,7 @@ pub fn encode(image: &Value) -> R<Vec<u8>> {
                 return Err(invalid("a ghost file image needs its entry"));
             };
             let head = put_message(&mut out, &schema::message("ghost_file_entry"), first)?;
-            if matches!(
-                head.get_field_by_name("chunks").as_deref(),
-                Some(Pb::Bool(true))
-            ) {
+            if matches!(head.get_field_by_name("chunks").as_deref(), Some(Pb::Bool(true))) {
                 let desc = schema::message("ghost_chunk_entry");
                 for chunk in rest {
                     put_message(&mut out, &desc, chunk)?;
@@ -632,11 +553,7 @@ fn extra_bytes(entry: &Map<String, Value>) -> R<Vec<u8>> {
     }
 }
 
-fn put_message(
-    out: &mut Vec<u8>,
-    desc: &MessageDescriptor,
-    entry: &Map<String, Value>,
-) -> R<DynamicMessage> {
+fn put_message(out: &mut Vec<u8>, desc: &MessageDescriptor, entry: &Map<String, Value>) -> R<DynamicMessage> {
     let msg = from_dict(desc, entry).map_err(invalid)?;
     let body = prost::Message::encode_to_vec(&msg);
     let len = i32::try_from(body.len()).map_err(|_| invalid("an entry of more than 2 GiB"))?;
@@ -648,18 +565,14 @@ fn put_message(
 fn put_extra(out: &mut Vec<u8>, msg: &DynamicMessage, extra: Extra, payload: &Value) -> R<()> {
     let text = |v: &Value| match v {
         Value::String(s) => base64_decode(s).map_err(invalid),
-        _ => Err(invalid(
-            "a payload given as something other than base64 text",
-        )),
+        _ => Err(invalid("a payload given as something other than base64 text")),
     };
     match extra {
         Extra::None => {}
         Extra::PipeData | Extra::SkQueue | Extra::BpfMap => out.extend_from_slice(&text(payload)?),
         Extra::TcpStream => {
             for queue in ["inq", "outq"] {
-                let q = payload
-                    .get(queue)
-                    .ok_or_else(|| invalid(format!("TCP queues without {queue}")))?;
+                let q = payload.get(queue).ok_or_else(|| invalid(format!("TCP queues without {queue}")))?;
                 out.extend_from_slice(&text(q)?);
             }
         }
@@ -697,10 +610,7 @@ fn put_extra(out: &mut Vec<u8>, msg: &DynamicMessage, extra: Extra, payload: &Va
                 };
                 let m = put_message(out, &desc, head)?;
                 let size = field_u64(&m, "msize") as usize;
-                let data = text(
-                    pair.get(1)
-                        .ok_or_else(|| invalid("a queued message without its text"))?,
-                )?;
+                let data = text(pair.get(1).ok_or_else(|| invalid("a queued message without its text"))?)?;
                 out.extend_from_slice(&data[..size.min(data.len())]);
                 out.resize(out.len() + (round_up(size as u64, 8) as usize - size), 0);
             }

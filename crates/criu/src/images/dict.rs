@@ -58,24 +58,13 @@ pub fn to_dict(msg: &DynamicMessage, pretty: bool, hex: bool) -> ConvResult<Map<
 
 /// One value of `field`; `None` for an enum number the schema does not
 /// name (protobuf keeps such a value aside, so pycriu never sees it).
-fn cast(
-    field: &FieldDescriptor,
-    o: &FieldOpts,
-    value: &Pb,
-    pretty: bool,
-    hex: bool,
-) -> ConvResult<Option<Value>> {
+fn cast(field: &FieldDescriptor, o: &FieldOpts, value: &Pb, pretty: bool, hex: bool) -> ConvResult<Option<Value>> {
     let number: i128 = match value {
         Pb::Message(m) => return Ok(Some(Value::Object(to_dict(m, pretty, hex)?))),
         Pb::Bytes(b) => {
             return Ok(Some(Value::String(match o.conv.as_deref() {
                 Some("unix_name") => qp_encode(b),
-                Some(other) => {
-                    return Err(format!(
-                        "field {}: unknown conversion {other}",
-                        field.name()
-                    ))
-                }
+                Some(other) => return Err(format!("field {}: unknown conversion {other}", field.name())),
                 None => base64_lines(b),
             })))
         }
@@ -109,9 +98,7 @@ fn cast(
             })));
         }
         if let Some(table) = o.dict.as_deref() {
-            if let Some(name) = dict_table(table, field.name())
-                .and_then(|t| t.iter().find(|e| e.0 as i128 == number))
-            {
+            if let Some(name) = dict_table(table, field.name()).and_then(|t| t.iter().find(|e| e.0 as i128 == number)) {
                 return Ok(Some(Value::String(name.1.to_string())));
             }
         }
@@ -150,10 +137,7 @@ fn dev_text(v: u64, odev: bool) -> String {
 
 fn dev_value(major: u64, minor: u64, odev: bool) -> u64 {
     if odev {
-        ((major & 0xffff_f000) << 32)
-            | ((major & 0xfff) << 8)
-            | ((minor & 0xffff_ff00) << 12)
-            | (minor & 0xff)
+        ((major & 0xffff_f000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffff_ff00) << 12) | (minor & 0xff)
     } else {
         (major << 20) | minor
     }
@@ -208,11 +192,7 @@ fn flags_table(name: &str) -> Option<&'static [(&'static str, u64)]> {
             ("O_NOATIME", 0o1000000),
             ("O_CLOEXEC", 0o2000000),
         ],
-        "pmap.flags" => &[
-            ("PE_PARENT", 1 << 0),
-            ("PE_LAZY", 1 << 1),
-            ("PE_PRESENT", 1 << 2),
-        ],
+        "pmap.flags" => &[("PE_PARENT", 1 << 0), ("PE_LAZY", 1 << 1), ("PE_PRESENT", 1 << 2)],
         "seals.flags" => &[
             ("F_SEAL_SEAL", 0x1),
             ("F_SEAL_SHRINK", 0x2),
@@ -226,11 +206,7 @@ fn flags_table(name: &str) -> Option<&'static [(&'static str, u64)]> {
 
 /// Set bits by name, what no name covers as hex, joined by ` | `.
 fn flags_text(value: i128, bits: &[(&str, u64)]) -> String {
-    let mut parts: Vec<String> = bits
-        .iter()
-        .filter(|b| value & b.1 as i128 != 0)
-        .map(|b| b.0.to_string())
-        .collect();
+    let mut parts: Vec<String> = bits.iter().filter(|b| value & b.1 as i128 != 0).map(|b| b.0.to_string()).collect();
     let rest = value & !bits.iter().map(|b| b.1 as i128).sum::<i128>();
     if rest != 0 {
         parts.push(py_hex(rest));
@@ -242,20 +218,8 @@ fn flags_text(value: i128, bits: &[(&str, u64)]) -> String {
 fn dict_table(table: &str, field: &str) -> Option<&'static [(u32, &'static str)]> {
     Some(match (table, field) {
         ("gen", "task_state") => &[(1, "Alive"), (3, "Zombie"), (6, "Stopped")],
-        ("sk", "family") => &[
-            (1, "UNIX"),
-            (2, "INET"),
-            (10, "INET6"),
-            (16, "NETLINK"),
-            (17, "PACKET"),
-        ],
-        ("sk", "type") => &[
-            (1, "STREAM"),
-            (2, "DGRAM"),
-            (3, "RAW"),
-            (5, "SEQPACKET"),
-            (10, "PACKET"),
-        ],
+        ("sk", "family") => &[(1, "UNIX"), (2, "INET"), (10, "INET6"), (16, "NETLINK"), (17, "PACKET")],
+        ("sk", "type") => &[(1, "STREAM"), (2, "DGRAM"), (3, "RAW"), (5, "SEQPACKET"), (10, "PACKET")],
         ("sk", "state") => &[
             (1, "ESTABLISHED"),
             (2, "SYN_SENT"),
@@ -279,17 +243,12 @@ fn dict_table(table: &str, field: &str) -> Option<&'static [(u32, &'static str)]
 fn ip_text(words: &[Pb]) -> ConvResult<String> {
     let word = |i: usize| match words.get(i) {
         Some(Pb::U32(w)) => Ok(u32::from_be(*w)),
-        _ => {
-            Err("an address field holds fewer than 4 words or words of the wrong type".to_string())
-        }
+        _ => Err("an address field holds fewer than 4 words or words of the wrong type".to_string()),
     };
     if words.len() == 1 {
         return Ok(Ipv4Addr::from(word(0)?).to_string());
     }
-    let v = ((word(0)? as u128) << 96)
-        | ((word(1)? as u128) << 64)
-        | ((word(2)? as u128) << 32)
-        | word(3)? as u128;
+    let v = ((word(0)? as u128) << 96) | ((word(1)? as u128) << 64) | ((word(2)? as u128) << 32) | word(3)? as u128;
     Ok(ipv6_text(v))
 }
 
@@ -313,18 +272,9 @@ fn ipv6_text(v: u128) -> String {
             run_len = 0;
         }
     }
-    let hex = |gs: &[u16]| {
-        gs.iter()
-            .map(|g| format!("{g:x}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    };
+    let hex = |gs: &[u16]| gs.iter().map(|g| format!("{g:x}")).collect::<Vec<_>>().join(":");
     if best_len > 1 {
-        format!(
-            "{}::{}",
-            hex(&groups[..best]),
-            hex(&groups[best + best_len..])
-        )
+        format!("{}::{}", hex(&groups[..best]), hex(&groups[best + best_len..]))
     } else {
         hex(&groups)
     }
@@ -334,13 +284,9 @@ fn ip_words(text: &str) -> ConvResult<Vec<u32>> {
     if let Ok(v4) = text.parse::<Ipv4Addr>() {
         return Ok(vec![u32::from(v4).to_be()]);
     }
-    let v6: Ipv6Addr = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not an IP address"))?;
+    let v6: Ipv6Addr = text.parse().map_err(|_| format!("{text:?} is not an IP address"))?;
     let v = u128::from(v6);
-    Ok((0..4)
-        .map(|i| ((v >> (96 - 32 * i)) as u32).to_be())
-        .collect())
+    Ok((0..4).map(|i| ((v >> (96 - 32 * i)) as u32).to_be()).collect())
 }
 
 /// Python's `base64.encodebytes`: lines of 76 characters, each ended by a
@@ -350,24 +296,12 @@ pub fn base64_lines(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len() * 4 / 3 + data.len() / 57 + 4);
     for line in data.chunks(57) {
         for chunk in line.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
+            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
             let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
             out.push(ALPHABET[(n >> 18) as usize & 63] as char);
             out.push(ALPHABET[(n >> 12) as usize & 63] as char);
-            out.push(if chunk.len() > 1 {
-                ALPHABET[(n >> 6) as usize & 63] as char
-            } else {
-                '='
-            });
-            out.push(if chunk.len() > 2 {
-                ALPHABET[n as usize & 63] as char
-            } else {
-                '='
-            });
+            out.push(if chunk.len() > 1 { ALPHABET[(n >> 6) as usize & 63] as char } else { '=' });
+            out.push(if chunk.len() > 2 { ALPHABET[n as usize & 63] as char } else { '=' });
         }
         out.push('\n');
     }
@@ -412,10 +346,7 @@ pub fn base64_decode(text: &str) -> ConvResult<Vec<u8>> {
     }
     match quad {
         0 => Ok(out),
-        1 => Err(
-            "invalid base64: a number of data characters that is one more than a multiple of 4"
-                .into(),
-        ),
+        1 => Err("invalid base64: a number of data characters that is one more than a multiple of 4".into()),
         _ => Err("invalid base64: incorrect padding".into()),
     }
 }
@@ -425,10 +356,7 @@ pub fn base64_decode(text: &str) -> ConvResult<Vec<u8>> {
 pub fn qp_encode(data: &[u8]) -> String {
     const MAX: usize = 76;
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let crlf = data
-        .iter()
-        .position(|&c| c == b'\n')
-        .is_some_and(|p| p > 0 && data[p - 1] == b'\r');
+    let crlf = data.iter().position(|&c| c == b'\n').is_some_and(|p| p > 0 && data[p - 1] == b'\r');
     let mut out: Vec<u8> = Vec::with_capacity(data.len() * 3);
     let soft_break = |out: &mut Vec<u8>| {
         out.push(b'=');
@@ -444,9 +372,7 @@ pub fn qp_encode(data: &[u8]) -> String {
         let next = data.get(i + 1).copied();
         let quote = c > 126
             || c == b'='
-            || (c == b'.'
-                && line == 0
-                && matches!(next, None | Some(b'\n') | Some(b'\r') | Some(0)))
+            || (c == b'.' && line == 0 && matches!(next, None | Some(b'\n') | Some(b'\r') | Some(0)))
             || ((c == b'\t' || c == b' ') && next.is_none())
             || (c < 33 && c != b'\r' && c != b'\n' && c != b'\t' && c != b' ');
         if quote {
@@ -462,11 +388,7 @@ pub fn qp_encode(data: &[u8]) -> String {
             if let Some(&last) = out.last() {
                 if last == b' ' || last == b'\t' {
                     out.pop();
-                    out.extend_from_slice(&[
-                        b'=',
-                        HEX[(last >> 4) as usize],
-                        HEX[(last & 15) as usize],
-                    ]);
+                    out.extend_from_slice(&[b'=', HEX[(last >> 4) as usize], HEX[(last & 15) as usize]]);
                 }
             }
             if crlf {
@@ -530,19 +452,12 @@ pub fn qp_decode(text: &[u8]) -> Vec<u8> {
 
 /// Fills a `desc` message from `dict` (pycriu's `dict2pb`): keys that
 /// name no field are ignored; a missing required field is an error.
-pub fn from_dict(
-    desc: &MessageDescriptor,
-    dict: &Map<String, Value>,
-) -> ConvResult<DynamicMessage> {
+pub fn from_dict(desc: &MessageDescriptor, dict: &Map<String, Value>) -> ConvResult<DynamicMessage> {
     let mut msg = DynamicMessage::new(desc.clone());
     for field in desc.fields() {
         let Some(value) = dict.get(field.name()) else {
             if field.is_required() {
-                return Err(format!(
-                    "{}: required field {} is missing",
-                    desc.name(),
-                    field.name()
-                ));
+                return Err(format!("{}: required field {} is missing", desc.name(), field.name()));
             }
             continue;
         };
@@ -553,10 +468,7 @@ pub fn from_dict(
             };
             if o.ipadd {
                 if let Some(Value::String(addr)) = items.first() {
-                    msg.set_field(
-                        &field,
-                        Pb::List(ip_words(addr)?.into_iter().map(Pb::U32).collect()),
-                    );
+                    msg.set_field(&field, Pb::List(ip_words(addr)?.into_iter().map(Pb::U32).collect()));
                     continue;
                 }
             }
@@ -591,9 +503,7 @@ fn uncast(field: &FieldDescriptor, o: &FieldOpts, value: &Value) -> ConvResult<P
             .into(),
         ),
         Kind::Enum(e) => {
-            let v = e
-                .get_value_by_name(text()?)
-                .ok_or_else(|| format!("field {name}: no enum value {value}"))?;
+            let v = e.get_value_by_name(text()?).ok_or_else(|| format!("field {name}: no enum value {value}"))?;
             Pb::EnumNumber(v.number())
         }
         Kind::String => match value {
@@ -622,12 +532,8 @@ fn uncast(field: &FieldDescriptor, o: &FieldOpts, value: &Value) -> ConvResult<P
             };
             let bad = || format!("field {name}: {n} is out of range");
             match kind {
-                Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
-                    Pb::I32(i32::try_from(n).map_err(|_| bad())?)
-                }
-                Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
-                    Pb::I64(i64::try_from(n).map_err(|_| bad())?)
-                }
+                Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Pb::I32(i32::try_from(n).map_err(|_| bad())?),
+                Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Pb::I64(i64::try_from(n).map_err(|_| bad())?),
                 Kind::Uint32 | Kind::Fixed32 => Pb::U32(u32::try_from(n).map_err(|_| bad())?),
                 _ => Pb::U64(u64::try_from(n).map_err(|_| bad())?),
             }
@@ -641,9 +547,7 @@ fn int_from_text(s: &str, o: &FieldOpts, name: &str) -> ConvResult<i128> {
     if o.dev {
         let mut parts = s.split(':').map(|p| py_int(p, name));
         return match (parts.next(), parts.next(), parts.next()) {
-            (Some(major), Some(minor), None) => {
-                Ok(dev_value(major? as u64, minor? as u64, o.odev) as i128)
-            }
+            (Some(major), Some(minor), None) => Ok(dev_value(major? as u64, minor? as u64, o.odev) as i128),
             _ => Err(format!("field {name}: {s:?} is not major:minor")),
         };
     }
@@ -685,10 +589,7 @@ fn py_int(text: &str, name: &str) -> ConvResult<i128> {
     } else if let Some(d) = lower.strip_prefix("0b") {
         (2, d)
     } else {
-        if lower.len() > 1
-            && lower.starts_with('0')
-            && lower.trim_start_matches(['0', '_']).is_empty()
-        {
+        if lower.len() > 1 && lower.starts_with('0') && lower.trim_start_matches(['0', '_']).is_empty() {
             return Ok(0);
         }
         if lower.len() > 1 && lower.starts_with('0') {
@@ -700,15 +601,8 @@ fn py_int(text: &str, name: &str) -> ConvResult<i128> {
         Some(d) if radix == 16 && !neg => (true, d),
         _ => (neg, digits),
     };
-    let digits = digits
-        .strip_prefix('_')
-        .filter(|_| radix != 10)
-        .unwrap_or(digits);
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-    {
+    let digits = digits.strip_prefix('_').filter(|_| radix != 10).unwrap_or(digits);
+    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
         return Err(bad());
     }
     let v = i128::from_str_radix(&digits.replace('_', ""), radix).map_err(|_| bad())?;
@@ -742,10 +636,7 @@ mod tests {
         assert_eq!(ipv6_text(1), "::1");
         assert_eq!(ipv6_text(0), "::");
         assert_eq!(ipv6_text(0xffff_0102_0304), "::ffff:102:304");
-        assert_eq!(
-            ipv6_text(0x2001_0db8_0000_0001_0000_0000_0000_0001),
-            "2001:db8:0:1::1"
-        );
+        assert_eq!(ipv6_text(0x2001_0db8_0000_0001_0000_0000_0000_0001), "2001:db8:0:1::1");
     }
 
     #[test]
@@ -754,9 +645,6 @@ mod tests {
         assert_eq!(py_int("0x-5", "f"), Ok(-5));
         assert!(py_int("017", "f").is_err());
         assert_eq!(py_int(" 12 ", "f"), Ok(12));
-        assert_eq!(
-            flags_text(0x3 | 0x40, flags_table("mmap.prot").unwrap()),
-            "PROT_READ | PROT_WRITE | 0x40"
-        );
+        assert_eq!(flags_text(0x3 | 0x40, flags_table("mmap.prot").unwrap()), "PROT_READ | PROT_WRITE | 0x40");
     }
 }

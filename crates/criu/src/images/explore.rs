@@ -43,13 +43,7 @@ impl Explore {
 
 /// The text `crit x dir what` prints.
 pub fn explore(dir: &Path, what: Explore) -> R<String> {
-    let mut x = Explorer {
-        dir,
-        files: None,
-        by_image: HashMap::new(),
-        names: HashMap::new(),
-        out: String::new(),
-    };
+    let mut x = Explorer { dir, files: None, by_image: HashMap::new(), names: HashMap::new(), out: String::new() };
     match what {
         Explore::Ps => x.ps()?,
         Explore::Fds => x.fds()?,
@@ -71,20 +65,15 @@ struct Explorer<'a> {
 }
 
 fn get<'v>(v: &'v Value, key: &str) -> R<&'v Value> {
-    v.get(key)
-        .ok_or_else(|| invalid(format!("an entry without {key}")))
+    v.get(key).ok_or_else(|| invalid(format!("an entry without {key}")))
 }
 
 fn num(v: &Value, key: &str) -> R<u64> {
-    get(v, key)?
-        .as_u64()
-        .ok_or_else(|| invalid(format!("{key} is not a number")))
+    get(v, key)?.as_u64().ok_or_else(|| invalid(format!("{key} is not a number")))
 }
 
 fn text<'v>(v: &'v Value, key: &str) -> R<&'v str> {
-    get(v, key)?
-        .as_str()
-        .ok_or_else(|| invalid(format!("{key} is not text")))
+    get(v, key)?.as_str().ok_or_else(|| invalid(format!("{key} is not text")))
 }
 
 fn entries(image: Value) -> Vec<Value> {
@@ -100,13 +89,10 @@ fn entries(image: Value) -> Vec<Value> {
 /// crit's `get_task_id`: the field, or the first of its `ns_` list.
 fn task_id(p: &Value, key: &str) -> R<u64> {
     match p.get(key) {
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| invalid(format!("{key} is not a number"))),
-        None => get(p, &format!("ns_{key}"))?
-            .get(0)
-            .and_then(Value::as_u64)
-            .ok_or_else(|| invalid(format!("no {key}"))),
+        Some(v) => v.as_u64().ok_or_else(|| invalid(format!("{key} is not a number"))),
+        None => {
+            get(p, &format!("ns_{key}"))?.get(0).and_then(Value::as_u64).ok_or_else(|| invalid(format!("no {key}")))
+        }
     }
 }
 
@@ -114,16 +100,11 @@ impl Explorer<'_> {
     fn load(&self, name: &str) -> R<Vec<Value>> {
         let path = self.dir.join(name);
         let data = std::fs::read(&path).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
-        decode(&data, false, false)
-            .map(entries)
-            .map_err(|e| invalid(format!("{name}: {e}")))
+        decode(&data, false, false).map(entries).map_err(|e| invalid(format!("{name}: {e}")))
     }
 
     fn first(&self, name: &str) -> R<Value> {
-        self.load(name)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| invalid(format!("{name} has no entry")))
+        self.load(name)?.into_iter().next().ok_or_else(|| invalid(format!("{name} has no entry")))
     }
 
     fn line(&mut self, s: &str) {
@@ -132,10 +113,7 @@ impl Explorer<'_> {
     }
 
     fn pstree(&self) -> R<Vec<(u64, Value)>> {
-        self.load("pstree.img")?
-            .into_iter()
-            .map(|p| Ok((task_id(&p, "pid")?, p)))
-            .collect()
+        self.load("pstree.img")?.into_iter().map(|p| Ok((task_id(&p, "pid")?, p))).collect()
     }
 
     fn ps(&mut self) -> R<()> {
@@ -158,10 +136,7 @@ impl Explorer<'_> {
                 .ok_or_else(|| invalid(format!("parent {ppid} of {pid} is not in the tree")))?
                 .push(*pid);
         }
-        self.line(&format!(
-            "{:>7}{:>7}{:>7}   {}",
-            "PID", "PGID", "SID", "COMM"
-        ));
+        self.line(&format!("{:>7}{:>7}{:>7}   {}", "PID", "PGID", "SID", "COMM"));
         let by_pid: HashMap<u64, &Value> = tasks.iter().map(|(pid, p)| (*pid, p)).collect();
         let mut stack = match root {
             Some(r) => vec![(r, 0usize)],
@@ -202,22 +177,15 @@ impl Explorer<'_> {
         };
         let found = self.find(field, image, id)?;
         let name = match (kind, found) {
-            ("REG", Some(f)) => f
-                .get("name")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .unwrap_or("unknown path")
-                .to_string(),
+            ("REG", Some(f)) => {
+                f.get("name").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("unknown path").to_string()
+            }
             ("REG", None) => "unknown path".to_string(),
             ("PIPE", Some(f)) => format!("pipe[{}]", num(&f, "pipe_id")?),
             ("PIPE", None) => "pipe[?]".to_string(),
             (_, Some(f)) => {
                 let name = text(&f, "name")?;
-                let name = if name.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {name}")
-                };
+                let name = if name.is_empty() { String::new() } else { format!(" {name}") };
                 format!("unix[{} ({}){}]", num(&f, "ino")?, num(&f, "peer")?, name)
             }
             (_, None) => "unix[?]".to_string(),
@@ -234,10 +202,7 @@ impl Explorer<'_> {
         }
         let files = self.files.as_deref().unwrap_or_default();
         if !files.is_empty() {
-            if let Some(f) = files
-                .iter()
-                .find(|f| f.get("id").and_then(Value::as_u64) == Some(id))
-            {
+            if let Some(f) = files.iter().find(|f| f.get("id").and_then(Value::as_u64) == Some(id)) {
                 return Ok(f.get(field).cloned());
             }
         }
@@ -245,10 +210,7 @@ impl Explorer<'_> {
             let loaded = self.load(image)?;
             self.by_image.insert(image, loaded);
         }
-        Ok(self.by_image[image]
-            .iter()
-            .find(|f| f.get("id").and_then(Value::as_u64) == Some(id))
-            .cloned())
+        Ok(self.by_image[image].iter().find(|f| f.get("id").and_then(Value::as_u64) == Some(id)).cloned())
     }
 
     fn fds(&mut self) -> R<()> {
@@ -314,10 +276,8 @@ impl Explorer<'_> {
                     name += " *";
                 }
                 let prot = num(vma, "prot")?;
-                let rwx: String = [(1, 'r'), (2, 'w'), (4, 'x')]
-                    .iter()
-                    .map(|&(b, c)| if prot & b != 0 { c } else { '-' })
-                    .collect();
+                let rwx: String =
+                    [(1, 'r'), (2, 'w'), (4, 'x')].iter().map(|&(b, c)| if prot & b != 0 { c } else { '-' }).collect();
                 let range = format!("{:08x}-{:08x}", num(vma, "start")?, num(vma, "end")?);
                 self.line(&format!("\t{range:<36}{rwx}{name}"));
             }
@@ -328,11 +288,7 @@ impl Explorer<'_> {
     fn rss(&mut self) -> R<()> {
         for (pid, _) in self.pstree()? {
             let mm = self.first(&format!("mm-{pid}.img"))?;
-            let vmas = mm
-                .get("vmas")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let vmas = mm.get("vmas").and_then(Value::as_array).cloned().unwrap_or_default();
             let pms = self.load(&format!("pagemap-{pid}.img"))?;
             self.line(&pid.to_string());
             // Indexes as crit's Python has them: -1 is the last area.

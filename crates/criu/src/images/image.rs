@@ -53,7 +53,12 @@ pub enum Layout {
 
 /// Reads every entry of the image `name` in `dir`, or `None` when there is
 /// no such file (criu treats a missing image as an empty one).
-pub fn read_entries<M: Message + Default>(dir: &Path, name: &str, layout: Layout, magic: u32) -> Result<Option<Vec<M>>> {
+pub fn read_entries<M: Message + Default>(
+    dir: &Path,
+    name: &str,
+    layout: Layout,
+    magic: u32,
+) -> Result<Option<Vec<M>>> {
     let path = dir.join(name);
     match read_bounded(&path)? {
         Some(data) => decode(data.as_slice(), &path, layout, magic).map(Some),
@@ -66,9 +71,7 @@ pub fn read_entries<M: Message + Default>(dir: &Path, name: &str, layout: Layout
 pub fn read_bounded(path: &Path) -> Result<Option<Vec<u8>>> {
     let Some(file) = open_regular(path)? else { return Ok(None) };
     let mut data = Vec::new();
-    file.take(MAX_IMAGE + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| invalid(path, None, &format!("read error: {e}")))?;
+    file.take(MAX_IMAGE + 1).read_to_end(&mut data).map_err(|e| invalid(path, None, &format!("read error: {e}")))?;
     if data.len() as u64 > MAX_IMAGE {
         return Err(invalid(path, None, &format!("image grows past the {MAX_IMAGE} bytes accepted")));
     }

@@ -138,7 +138,11 @@ fn read_descriptors(dir: &Path, layout: Layout) -> Result<Vec<(u32, FdinfoEntry)
     let tree: Vec<pb::PstreeEntry> = read_entries(dir, name, layout, image::PSTREE_MAGIC)?
         .ok_or_else(|| invalid(&dir.join(name), None, "missing"))?;
     if tree.len() > MAX_TASKS {
-        return Err(invalid(&dir.join(name), None, &format!("{} tasks, more than the {MAX_TASKS} accepted", tree.len())));
+        return Err(invalid(
+            &dir.join(name),
+            None,
+            &format!("{} tasks, more than the {MAX_TASKS} accepted", tree.len()),
+        ));
     }
     let mut tables = HashSet::new();
     let mut all = Vec::new();
@@ -151,7 +155,8 @@ fn read_descriptors(dir: &Path, layout: Layout) -> Result<Vec<(u32, FdinfoEntry)
             continue;
         }
         let fds: Vec<FdinfoEntry> =
-            read_entries(dir, &format!("fdinfo-{}.img", ids.files_id), layout, image::FDINFO_MAGIC)?.unwrap_or_default();
+            read_entries(dir, &format!("fdinfo-{}.img", ids.files_id), layout, image::FDINFO_MAGIC)?
+                .unwrap_or_default();
         all.extend(fds.into_iter().map(|fd| (task.pid, fd)));
     }
     Ok(all)
@@ -233,7 +238,11 @@ impl Files {
             FdTypes::Reg => {
                 let reg = self.regular.get(&fd.id).filter(|r| r.ext == Some(true))?;
                 // criu stores the external id itself as the name.
-                Some((ExternalKind::File, reg.name.clone(), format!("regular file declared external at dump, open flags {:#o}", reg.flags)))
+                Some((
+                    ExternalKind::File,
+                    reg.name.clone(),
+                    format!("regular file declared external at dump, open flags {:#o}", reg.flags),
+                ))
             }
             FdTypes::Pipe => {
                 let pipe = self.pipes.get(&fd.id)?;
@@ -255,7 +264,11 @@ impl Files {
                 if peer.is_some_and(|p| p.uflags & USK_EXTERN == 0) {
                     return None;
                 }
-                let mut description = format!("{} unix socket whose peer socket:[{}] is outside the dump", socket_type(sk.r#type), sk.peer);
+                let mut description = format!(
+                    "{} unix socket whose peer socket:[{}] is outside the dump",
+                    socket_type(sk.r#type),
+                    sk.peer
+                );
                 if let Some(peer) = peer.filter(|p| !p.name.is_empty()) {
                     description.push_str(&format!(" (peer bound to \"{}\")", peer.name.escape_ascii()));
                 }

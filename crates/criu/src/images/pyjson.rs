@@ -116,10 +116,7 @@ mod tests {
     #[test]
     fn like_python() {
         let v = json!({"a": [1, "x\u{1}é😀"], "b": {}, "c": []});
-        assert_eq!(
-            to_string(&v, None),
-            r#"{"a": [1, "x\u0001\u00e9\ud83d\ude00"], "b": {}, "c": []}"#
-        );
+        assert_eq!(to_string(&v, None), r#"{"a": [1, "x\u0001\u00e9\ud83d\ude00"], "b": {}, "c": []}"#);
         assert_eq!(to_string(&v, Some(4)), "{\n    \"a\": [\n        1,\n        \"x\\u0001\\u00e9\\ud83d\\ude00\"\n    ],\n    \"b\": {},\n    \"c\": []\n}");
     }
 }

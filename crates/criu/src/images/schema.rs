@@ -31,21 +31,14 @@ static FILES: Lazy<Vec<SchemaFile>> = Lazy::new(|| {
     files
         .into_iter()
         .map(|file| {
-            let mut f = SchemaFile {
-                name: String::new(),
-                imports: Vec::new(),
-                messages: Vec::new(),
-                bytes: file.body,
-            };
+            let mut f = SchemaFile { name: String::new(), imports: Vec::new(), messages: Vec::new(), bytes: file.body };
             for part in wire::fields(file.body).expect("a file descriptor is well formed") {
                 match part.number {
                     1 => f.name = text(part.body),
                     3 => f.imports.push(text(part.body)),
                     4 => {
-                        let names =
-                            wire::fields(part.body).expect("a message descriptor is well formed");
-                        f.messages
-                            .extend(names.iter().filter(|n| n.number == 1).map(|n| text(n.body)));
+                        let names = wire::fields(part.body).expect("a message descriptor is well formed");
+                        f.messages.extend(names.iter().filter(|n| n.number == 1).map(|n| text(n.body)));
                     }
                     _ => {}
                 }
@@ -56,8 +49,7 @@ static FILES: Lazy<Vec<SchemaFile>> = Lazy::new(|| {
 });
 
 /// Message descriptors handed out so far, by message name.
-static MESSAGES: Lazy<Mutex<HashMap<String, MessageDescriptor>>> =
-    Lazy::new(|| Mutex::new(HashMap::new()));
+static MESSAGES: Lazy<Mutex<HashMap<String, MessageDescriptor>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// The descriptor of the image message `name` (as spelled in the schema,
 /// e.g. `pagemap_entry`). Each comes from a pool of only its schema file
@@ -76,12 +68,10 @@ pub fn message(name: &str) -> MessageDescriptor {
     add_with_imports(file, &mut order);
     let mut pool = DescriptorPool::new();
     for i in order {
-        pool.decode_file_descriptor_proto(FILES[i].bytes)
-            .expect("the image schemas are consistent");
+        pool.decode_file_descriptor_proto(FILES[i].bytes).expect("the image schemas are consistent");
     }
-    let found = pool
-        .get_message_by_name(&format!("{PACKAGE}.{name}"))
-        .unwrap_or_else(|| panic!("{name} is in proto/images"));
+    let found =
+        pool.get_message_by_name(&format!("{PACKAGE}.{name}")).unwrap_or_else(|| panic!("{name} is in proto/images"));
     known.insert(name.to_string(), found.clone());
     found
 }
@@ -118,26 +108,16 @@ pub struct FieldOpts {
     pub conv: Option<String>,
 }
 
-static NO_OPTS: FieldOpts = FieldOpts {
-    hex: false,
-    ipadd: false,
-    flags: None,
-    dev: false,
-    odev: false,
-    dict: None,
-    conv: None,
-};
+static NO_OPTS: FieldOpts =
+    FieldOpts { hex: false, ipadd: false, flags: None, dev: false, odev: false, dict: None, conv: None };
 
 /// Options of the fields met so far, by full name: worked out on first use,
 /// since decoding every field's options up front would cost more than
 /// decoding a typical image.
-static OPTS: Lazy<Mutex<HashMap<String, &'static FieldOpts>>> =
-    Lazy::new(|| Mutex::new(HashMap::new()));
+static OPTS: Lazy<Mutex<HashMap<String, &'static FieldOpts>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 fn read_opts(field: &FieldDescriptor) -> Option<FieldOpts> {
-    let ext = field
-        .parent_pool()
-        .get_extension_by_name(&format!("{PACKAGE}.criu"))?;
+    let ext = field.parent_pool().get_extension_by_name(&format!("{PACKAGE}.criu"))?;
     let options = field.options();
     if !options.has_extension(&ext) {
         return None;
@@ -145,12 +125,7 @@ fn read_opts(field: &FieldDescriptor) -> Option<FieldOpts> {
     let Value::Message(criu) = options.get_extension(&ext).into_owned() else {
         return None;
     };
-    let flag = |name: &str| {
-        matches!(
-            criu.get_field_by_name(name).as_deref(),
-            Some(Value::Bool(true))
-        )
-    };
+    let flag = |name: &str| matches!(criu.get_field_by_name(name).as_deref(), Some(Value::Bool(true)));
     let text = |name: &str| match criu.get_field_by_name(name).as_deref() {
         Some(Value::String(s)) if criu.has_field_by_name(name) => Some(s.clone()),
         _ => None,
@@ -255,28 +230,12 @@ pub const KINDS: &[(&str, u32, Layout)] = &[
     ("EXT_FILES", 0x59255641, E("ext_file_entry", X::None)),
     ("FS", 0x51403912, E("fs_entry", X::None)),
     ("MM", 0x57492820, E("mm_entry", X::None)),
-    (
-        "REMAP_FPATH",
-        0x59133954,
-        E("remap_file_path_entry", X::None),
-    ),
+    ("REMAP_FPATH", 0x59133954, E("remap_file_path_entry", X::None)),
     ("GHOST_FILE", 0x52583605, GhostFile),
-    (
-        "TCP_STREAM",
-        0x51465506,
-        E("tcp_stream_entry", X::TcpStream),
-    ),
+    ("TCP_STREAM", 0x51465506, E("tcp_stream_entry", X::TcpStream)),
     ("EVENTFD_FILE", 0x44523722, E("eventfd_file_entry", X::None)),
-    (
-        "EVENTPOLL_FILE",
-        0x45023858,
-        E("eventpoll_file_entry", X::None),
-    ),
-    (
-        "EVENTPOLL_TFD",
-        0x44433746,
-        E("eventpoll_tfd_entry", X::None),
-    ),
+    ("EVENTPOLL_FILE", 0x45023858, E("eventpoll_file_entry", X::None)),
+    ("EVENTPOLL_TFD", 0x44433746, E("eventpoll_tfd_entry", X::None)),
     ("SIGNALFD", 0x57323820, E("signalfd_entry", X::None)),
     ("INOTIFY_FILE", 0x48424431, E("inotify_file_entry", X::None)),
     ("INOTIFY_WD", 0x54562009, E("inotify_wd_entry", X::None)),
@@ -288,16 +247,8 @@ pub const KINDS: &[(&str, u32, Layout)] = &[
     ("TTY_DATA", 0x59413026, E("tty_data_entry", X::None)),
     ("FILE_LOCKS", 0x54323616, E("file_lock_entry", X::None)),
     ("RLIMIT", 0x57113925, E("rlimit_entry", X::None)),
-    (
-        "FANOTIFY_FILE",
-        0x55096122,
-        E("fanotify_file_entry", X::None),
-    ),
-    (
-        "FANOTIFY_MARK",
-        0x56506035,
-        E("fanotify_mark_entry", X::None),
-    ),
+    ("FANOTIFY_FILE", 0x55096122, E("fanotify_file_entry", X::None)),
+    ("FANOTIFY_MARK", 0x56506035, E("fanotify_mark_entry", X::None)),
     // Not handled by pycriu 4.2.1 (crit refuses them); ours reads them.
     ("SIGNAL", 0x59255647, E("siginfo_entry", X::None)),
     ("NETLINK_SK", 0x58005614, E("netlink_sk_entry", X::None)),
@@ -332,11 +283,7 @@ pub(crate) const IMG_SERVICE: u32 = 0x55105940;
 
 /// The name and layout of the image kind with magic `value`.
 pub fn by_value(value: u32) -> Option<(&'static str, Layout)> {
-    KINDS
-        .iter()
-        .rev()
-        .find(|k| k.1 == value)
-        .map(|k| (k.0, k.2))
+    KINDS.iter().rev().find(|k| k.1 == value).map(|k| (k.0, k.2))
 }
 
 /// The magic and layout of the image kind named `name`.

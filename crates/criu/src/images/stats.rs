@@ -34,8 +34,7 @@ pub fn image_stats(images_dir: &Path) -> Result<ImageStats> {
 /// Decodes one stats file's bytes (its single stats_entry).
 pub fn decode_stats(data: &[u8]) -> std::result::Result<super::pb::StatsEntry, ImageError> {
     let body = codec::single_entry(data, "STATS")?;
-    super::pb::StatsEntry::decode(body)
-        .map_err(|e| ImageError::Invalid(format!("undecodable stats_entry: {e}")))
+    super::pb::StatsEntry::decode(body).map_err(|e| ImageError::Invalid(format!("undecodable stats_entry: {e}")))
 }
 
 fn read_one(dir: &Path, name: &str) -> Result<Option<super::pb::StatsEntry>> {
@@ -43,7 +42,5 @@ fn read_one(dir: &Path, name: &str) -> Result<Option<super::pb::StatsEntry>> {
     let Some(data) = read_bounded(&path)? else {
         return Ok(None);
     };
-    decode_stats(&data)
-        .map(Some)
-        .map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))
+    decode_stats(&data).map(Some).map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))
 }

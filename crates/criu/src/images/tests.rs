@@ -66,7 +66,15 @@ fn pipe(id: u32, pipe_id: u32, flags: i32) -> FileEntry {
 }
 
 fn unix(id: u32, ino: u32, peer: u32, uflags: u32, name: &[u8]) -> FileEntry {
-    let usk = UnixSkEntry { id, ino, peer, uflags, r#type: libc::SOCK_STREAM as u32, name: name.to_vec(), ..Default::default() };
+    let usk = UnixSkEntry {
+        id,
+        ino,
+        peer,
+        uflags,
+        r#type: libc::SOCK_STREAM as u32,
+        name: name.to_vec(),
+        ..Default::default()
+    };
     FileEntry { r#type: FdTypes::Unixsk as i32, id, usk: Some(usk), ..Default::default() }
 }
 
@@ -166,7 +174,13 @@ fn old_layout_and_per_kind_images() {
     inventory(&dir, v);
     pstree(&dir, v, &[5]);
     task(&dir, v, 5, 1, &[(4, 9, FdTypes::Pipe), (6, 3, FdTypes::Reg)]);
-    write(&dir, "pipes.img", v, image::PIPES_MAGIC, &[PipeEntry { id: 9, pipe_id: 77, flags: 1, ..Default::default() }]);
+    write(
+        &dir,
+        "pipes.img",
+        v,
+        image::PIPES_MAGIC,
+        &[PipeEntry { id: 9, pipe_id: 77, flags: 1, ..Default::default() }],
+    );
     let reg = RegFileEntry { id: 3, name: "file[1:2]".into(), ext: Some(true), ..Default::default() };
     write(&dir, "reg-files.img", v, image::REG_FILES_MAGIC, &[reg]);
     let keys: Vec<_> = external_resources(&dir).unwrap().into_iter().map(|r| r.key).collect();

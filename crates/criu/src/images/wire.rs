@@ -55,11 +55,7 @@ pub fn fields(buf: &[u8]) -> Option<Vec<Field<'_>>> {
         if at > buf.len() {
             return None;
         }
-        out.push(Field {
-            number,
-            whole: &buf[start..at],
-            body: &buf[body_start..at],
-        });
+        out.push(Field { number, whole: &buf[start..at], body: &buf[body_start..at] });
     }
     Some(out)
 }

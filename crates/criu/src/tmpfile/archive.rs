@@ -273,7 +273,9 @@ impl Archive {
             } else {
                 "written by a newer libcriu-rs; restore it with that version or a later one"
             };
-            return Err(fail(format!("format version {version} is not supported (this library reads version {VERSION} only): {why}")));
+            return Err(fail(format!(
+                "format version {version} is not supported (this library reads version {VERSION} only): {why}"
+            )));
         }
         let count = u64_at(b, 16);
         let recorded_len = u64_at(b, 24);

@@ -6,16 +6,16 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::FileExt;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use xxhash_rust::xxh3::Xxh3;
 
 use rustix::fs::{
-    chownat, fchmod, fchown, futimens, linkat, mkdirat, openat, renameat, statat, symlinkat, unlinkat, utimensat, AtFlags,
-    FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid, CWD, UTIME_OMIT,
+    chownat, fchmod, fchown, futimens, linkat, mkdirat, openat, renameat, statat, symlinkat, unlinkat, utimensat,
+    AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid, CWD, UTIME_OMIT,
 };
 use rustix::io::Errno;
 

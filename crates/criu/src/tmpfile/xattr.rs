@@ -4,7 +4,7 @@
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use rustix::fs::{fgetxattr, flistxattr, lgetxattr, llistxattr, fsetxattr, lsetxattr, XattrFlags};
+use rustix::fs::{fgetxattr, flistxattr, fsetxattr, lgetxattr, llistxattr, lsetxattr, XattrFlags};
 use rustix::io::{Errno, Result};
 
 use super::archive::{push_xattr, xattr_kept, XATTR_VALUE_MAX};
@@ -63,7 +63,8 @@ pub(super) fn read(node: Node<'_>) -> Result<Vec<u8>> {
     let mut records = Vec::new();
     let mut value = vec![0u8; XATTR_VALUE_MAX];
     for name in kept {
-        let cname = CStr::from_bytes_with_nul(&[name, b"\0"].concat()).map(|c| c.to_owned()).map_err(|_| Errno::INVAL)?;
+        let cname =
+            CStr::from_bytes_with_nul(&[name, b"\0"].concat()).map(|c| c.to_owned()).map_err(|_| Errno::INVAL)?;
         match node.get(&cname, &mut value) {
             Ok(n) => push_xattr(&mut records, name, &value[..n]),
             Err(Errno::NODATA) => {} // removed since the listing
