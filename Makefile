@@ -156,13 +156,16 @@ $(BUILD)/include/version.h: $(HEADER)
 	  grep -E '^#define CRIU_(VERSION|VERSION_MAJOR|VERSION_MINOR|VERSION_SUBLEVEL|GITID) ' $<; \
 	  echo '#endif /* __CR_VERSION_H__ */'; } > $@
 
-$(BUILD)/include/rpc.proto: proto/rpc.proto
+# criu's RPC schema, kept in the core crate (the one its types come from).
+RPC_PROTO := crates/criu/proto/rpc.proto
+
+$(BUILD)/include/rpc.proto: $(RPC_PROTO)
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-$(BUILD)/include/rpc.pb-c.h: proto/rpc.proto $(BUILD)/.deps
+$(BUILD)/include/rpc.pb-c.h: $(RPC_PROTO) $(BUILD)/.deps
 	@mkdir -p $(BUILD)/protoc-c
-	protoc-c --proto_path=proto --c_out=$(BUILD)/protoc-c proto/rpc.proto
+	protoc-c --proto_path=$(dir $(RPC_PROTO)) --c_out=$(BUILD)/protoc-c $(RPC_PROTO)
 	cp $(BUILD)/protoc-c/rpc.pb-c.h $@
 
 # The same places and names as upstream's `make install`.

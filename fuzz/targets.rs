@@ -1,6 +1,6 @@
 //! The bodies of the fuzz targets, shared by cargo-fuzz (fuzz_targets/*.rs,
 //! nightly features) and the corpus replay that runs on stable
-//! (tests/fuzz_replay.rs): both include this file with `#[path]`.
+//! (crates/criu/tests/fuzz_replay.rs): both include this file with `#[path]`.
 //!
 //! Each target feeds untrusted bytes to one reader of the library and
 //! panics when a property fails; the library itself must never panic,
@@ -223,7 +223,7 @@ pub fn putback(data: &[u8]) {
 }
 
 /// Give every entry of a tmp-file archive that can be framed (header, path,
-/// attributes, data, 16-byte checksum; format 2 in src/tmpfile/mod.rs) the
+/// attributes, data, 16-byte checksum; format 2 in crates/criu/src/tmpfile/mod.rs) the
 /// XXH3-128 checksum of its header, path, attributes and data, and the
 /// header the archive's length.
 fn reseal(archive: &mut [u8]) {
