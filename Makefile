@@ -75,11 +75,14 @@ test: test-lint test-rust test-header test-exports test-diff test-upstream test-
 
 test-rust: $(BUILD)/criu-env
 	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN CRIU_OLD_BIN=$$CRIU_OLD_BIN $(CARGO) test --locked --lib --tests
+	$(CARGO) test --locked -p criu --doc
 
-# Formatting and clippy over every crate of the workspace, warnings denied.
-test-lint:
+# Formatting and clippy over every crate of the workspace, warnings denied;
+# the core's API docs build without a warning (no broken intra-doc link).
+test-lint: $(BUILD)/.deps
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps -p criu
 
 test-header: $(BUILD)/.deps
 	$(CARGO) test --locked -p libcriu --test header
