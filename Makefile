@@ -2,7 +2,8 @@
 #
 #   make demo    build everything (CRIU too, if missing), then checkpoint and
 #                restore a demo process through our library
-#   make test    every test: Rust tests, header freshness, the differential
+#   make test    every test: fmt and clippy, Rust tests, header freshness,
+#                no criu_* export outside the C library, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
 #                the examples, the C tests, hostile input/faults/threads,
 #                the Python module (from its wheel), its pycriu face
@@ -29,9 +30,11 @@ LIB     := $(BUILD)/lib/libcriu.so.2
 HEADER  := include/criu.h
 # The libcriu release we provide, as the generated header announces it.
 VERSION := $(shell sed -n 's/^\#define CRIU_VERSION "\(.*\)"$$/\1/p' $(HEADER))
-RUST_SRC := $(shell find src proto -type f) Cargo.toml Cargo.lock build.rs
+# The core (crates/criu, with its schemas in proto/) and the C ABI
+# (crates/libcriu), members of the workspace of Cargo.toml.
+RUST_SRC := $(shell find crates -type f) Cargo.toml Cargo.lock
 
-.PHONY: all deps lib criu demo test test-rust test-header test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images fuzz \
+.PHONY: all deps lib criu demo test test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images fuzz \
         header install clean bench wheel test-zdtm
 
 all: lib
@@ -51,8 +54,10 @@ $(BUILD)/criu-env: scripts/install-criu scripts/apt.sh
 criu: $(BUILD)/criu-env
 	@cat $<
 
+# libcriu.so and libcriu.a (crates/libcriu), and the tools of crates/criu
+# (criu-image, criu-externals, criu-tmpfiles-hook).
 target/release/libcriu.so: $(RUST_SRC) $(BUILD)/.deps
-	$(CARGO) build --release --locked --features protobuf-c
+	$(CARGO) build --release --locked -p libcriu -p criu --features libcriu/protobuf-c
 
 $(LIB): target/release/libcriu.so
 	@mkdir -p $(dir $@)
@@ -62,18 +67,32 @@ $(LIB): target/release/libcriu.so
 lib: $(LIB)
 
 header:
-	UPDATE_HEADER=1 $(CARGO) test --locked --test header header_is_fresh
+	UPDATE_HEADER=1 $(CARGO) test --locked -p libcriu --test header header_is_fresh
 
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-rust test-header test-diff test-upstream test-install test-examples test-c test-hostile test-python test-pycriu-diff test-zdtm test-images
+test: test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-hostile test-python test-pycriu-diff test-zdtm test-images
 
 test-rust: $(BUILD)/criu-env
 	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN CRIU_OLD_BIN=$$CRIU_OLD_BIN $(CARGO) test --locked --lib --tests
+	$(CARGO) test --locked -p criu --doc
+
+# Formatting and clippy over every crate of the workspace, warnings denied;
+# the core's API docs build without a warning (no broken intra-doc link).
+test-lint: $(BUILD)/.deps
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps -p criu
 
 test-header: $(BUILD)/.deps
-	$(CARGO) test --locked --test header
+	$(CARGO) test --locked -p libcriu --test header
+
+# Only the C library exports criu_* symbols: a Rust cdylib built on the core
+# (examples/rust-cdylib) exports none. (The Python module is checked the
+# same way by bindings/python/build-wheel.)
+test-exports:
+	tests/exports/run
 
 test-diff: lib $(BUILD)/criu-env
 	tests/differential/run $(BUILD)/criu-env
@@ -147,13 +166,16 @@ $(BUILD)/include/version.h: $(HEADER)
 	  grep -E '^#define CRIU_(VERSION|VERSION_MAJOR|VERSION_MINOR|VERSION_SUBLEVEL|GITID) ' $<; \
 	  echo '#endif /* __CR_VERSION_H__ */'; } > $@
 
-$(BUILD)/include/rpc.proto: proto/rpc.proto
+# criu's RPC schema, kept in the core crate (the one its types come from).
+RPC_PROTO := crates/criu/proto/rpc.proto
+
+$(BUILD)/include/rpc.proto: $(RPC_PROTO)
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-$(BUILD)/include/rpc.pb-c.h: proto/rpc.proto $(BUILD)/.deps
+$(BUILD)/include/rpc.pb-c.h: $(RPC_PROTO) $(BUILD)/.deps
 	@mkdir -p $(BUILD)/protoc-c
-	protoc-c --proto_path=proto --c_out=$(BUILD)/protoc-c proto/rpc.proto
+	protoc-c --proto_path=$(dir $(RPC_PROTO)) --c_out=$(BUILD)/protoc-c $(RPC_PROTO)
 	cp $(BUILD)/protoc-c/rpc.pb-c.h $@
 
 # The same places and names as upstream's `make install`.

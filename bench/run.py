@@ -799,8 +799,7 @@ def meta(env, b, quick, seconds):
         except OSError:
             return "?"
     commit = out(["git", "rev-parse", "--short", "HEAD"])
-    if out(["git", "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock", "build.rs",
-            "proto"]):
+    if out(["git", "status", "--porcelain", "--", "crates", "Cargo.toml", "Cargo.lock"]):
         commit += " (with uncommitted changes to the library)"
     ver = out([env["CRIU_BIN"], "--version"]).splitlines()
     return {

@@ -180,7 +180,7 @@ ENTRY = "<BBHIIIqIIQQ"  # the entry header of format 2, 48 bytes
 
 
 def archive(entries):
-    """A tmp-file archive (format in src/tmpfile/mod.rs); checksums left 0:
+    """A tmp-file archive (format in crates/criu/src/tmpfile/mod.rs); checksums left 0:
     the tmpfile target reads the structure only, the putback target seals
     each entry itself. An entry is (kind, flags, path, data) or that plus
     (mode, uid), or plus (mode, uid, size, xattr records). Flags: 1 root,

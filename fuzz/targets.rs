@@ -1,6 +1,6 @@
 //! The bodies of the fuzz targets, shared by cargo-fuzz (fuzz_targets/*.rs,
 //! nightly features) and the corpus replay that runs on stable
-//! (tests/fuzz_replay.rs): both include this file with `#[path]`.
+//! (crates/criu/tests/fuzz_replay.rs): both include this file with `#[path]`.
 //!
 //! Each target feeds untrusted bytes to one reader of the library and
 //! panics when a property fails; the library itself must never panic,
@@ -75,7 +75,8 @@ pub fn exchange(data: &[u8]) {
         0 => ops::version(&mut opts).map(drop),
         1 => ops::check(&mut opts),
         2 => ops::restore(&mut opts).map(drop),
-        3 => ops::feature_check(&mut opts, ops::Features { mem_track: true, lazy_pages: true, pidfd_store: true }).map(drop),
+        3 => ops::feature_check(&mut opts, ops::Features { mem_track: true, lazy_pages: true, pidfd_store: true })
+            .map(drop),
         4 => ops::dump(&mut opts).map(drop),
         5 => ops::pre_dump(&mut opts),
         _ => {
@@ -194,8 +195,8 @@ pub fn putback(data: &[u8]) {
     let images_fd = std::fs::File::open(&images.path).expect("open the scratch directory");
 
     let before = fd_count();
-    let confined = criu::tmpfile::list(images_fd.as_fd())
-        .is_ok_and(|entries| entries.iter().all(|e| e.path.starts_with(&root)));
+    let confined =
+        criu::tmpfile::list(images_fd.as_fd()).is_ok_and(|entries| entries.iter().all(|e| e.path.starts_with(&root)));
     if confined {
         if let Ok(put_back) = criu::tmpfile::restore(images_fd.as_fd(), 1 << 20) {
             for e in put_back {
@@ -222,7 +223,7 @@ pub fn putback(data: &[u8]) {
 }
 
 /// Give every entry of a tmp-file archive that can be framed (header, path,
-/// attributes, data, 16-byte checksum; format 2 in src/tmpfile/mod.rs) the
+/// attributes, data, 16-byte checksum; format 2 in crates/criu/src/tmpfile/mod.rs) the
 /// XXH3-128 checksum of its header, path, attributes and data, and the
 /// header the archive's length.
 fn reseal(archive: &mut [u8]) {

@@ -15,9 +15,7 @@ use serde_json::{Map, Number, Value};
 /// Raises MagicException(magic) for an unknown magic, ValueError otherwise.
 fn image_err(py: Python<'_>, e: ImageError) -> PyErr {
     if let ImageError::UnknownMagic(m) = e {
-        let cls = py
-            .import("libcriu.images")
-            .and_then(|m| m.getattr("MagicException"));
+        let cls = py.import("libcriu.images").and_then(|m| m.getattr("MagicException"));
         if let Ok(cls) = cls {
             // pycriu reads the magic as a signed int.
             if let Ok(obj) = cls.call1((m as i32,)) {
@@ -69,9 +67,7 @@ fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         return Ok(Value::Number(Number::from(obj.extract::<i64>()?)));
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
-        return Ok(Number::from_f64(f.value())
-            .map(Value::Number)
-            .unwrap_or(Value::Null));
+        return Ok(Number::from_f64(f.value()).map(Value::Number).unwrap_or(Value::Null));
     }
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(Value::String(s.extract::<String>()?));
@@ -79,45 +75,25 @@ fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut map = Map::new();
         for (k, v) in d.iter() {
-            let key = k
-                .cast::<PyString>()
-                .map_err(|_| PyTypeError::new_err("image dict keys must be str"))?;
+            let key = k.cast::<PyString>().map_err(|_| PyTypeError::new_err("image dict keys must be str"))?;
             map.insert(key.extract::<String>()?, from_py(&v)?);
         }
         return Ok(Value::Object(map));
     }
     if let Ok(l) = obj.cast::<PyList>() {
-        return l
-            .iter()
-            .map(|v| from_py(&v))
-            .collect::<PyResult<Vec<_>>>()
-            .map(Value::Array);
+        return l.iter().map(|v| from_py(&v)).collect::<PyResult<Vec<_>>>().map(Value::Array);
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
-        return t
-            .iter()
-            .map(|v| from_py(&v))
-            .collect::<PyResult<Vec<_>>>()
-            .map(Value::Array);
+        return t.iter().map(|v| from_py(&v)).collect::<PyResult<Vec<_>>>().map(Value::Array);
     }
-    Err(PyTypeError::new_err(format!(
-        "cannot put a {} into an image",
-        obj.get_type().name()?
-    )))
+    Err(PyTypeError::new_err(format!("cannot put a {} into an image", obj.get_type().name()?)))
 }
 
 /// The image in `data` as pycriu's dict.
 #[pyfunction]
 #[pyo3(signature = (data, pretty=false, no_payload=false))]
-fn images_loads<'py>(
-    py: Python<'py>,
-    data: &[u8],
-    pretty: bool,
-    no_payload: bool,
-) -> PyResult<Bound<'py, PyAny>> {
-    let value = py
-        .detach(|| images::decode(data, pretty, no_payload))
-        .map_err(|e| image_err(py, e))?;
+fn images_loads<'py>(py: Python<'py>, data: &[u8], pretty: bool, no_payload: bool) -> PyResult<Bound<'py, PyAny>> {
+    let value = py.detach(|| images::decode(data, pretty, no_payload)).map_err(|e| image_err(py, e))?;
     to_py(py, &value)
 }
 
@@ -125,9 +101,7 @@ fn images_loads<'py>(
 #[pyfunction]
 fn images_dumps<'py>(py: Python<'py>, image: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let value = from_py(image)?;
-    let bytes = py
-        .detach(|| images::encode(&value))
-        .map_err(|e| image_err(py, e))?;
+    let bytes = py.detach(|| images::encode(&value)).map_err(|e| image_err(py, e))?;
     Ok(PyBytes::new(py, &bytes))
 }
 
@@ -142,31 +116,22 @@ fn images_info<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>>
 #[pyfunction]
 #[pyo3(signature = (data, pretty=false, no_payload=false))]
 fn images_json(py: Python<'_>, data: &[u8], pretty: bool, no_payload: bool) -> PyResult<String> {
-    py.detach(|| {
-        images::decode(data, pretty, no_payload).map(|v| pyjson::to_string(&v, pretty.then_some(4)))
-    })
-    .map_err(|e| image_err(py, e))
+    py.detach(|| images::decode(data, pretty, no_payload).map(|v| pyjson::to_string(&v, pretty.then_some(4))))
+        .map_err(|e| image_err(py, e))
 }
 
 /// The text of `crit x DIR WHAT`.
 #[pyfunction]
 fn images_explore(py: Python<'_>, images_dir: PathBuf, what: &str) -> PyResult<String> {
-    let what = Explore::from_name(what)
-        .ok_or_else(|| PyValueError::new_err(format!("cannot explore {what:?}")))?;
-    py.detach(|| explore(&images_dir, what))
-        .map_err(|e| image_err(py, e))
+    let what = Explore::from_name(what).ok_or_else(|| PyValueError::new_err(format!("cannot explore {what:?}")))?;
+    py.detach(|| explore(&images_dir, what)).map_err(|e| image_err(py, e))
 }
 
 /// `(dump, restore)`: the statistics of an images directory, each a dict
 /// of stats_entry's fields (pycriu's names) or None.
 #[pyfunction]
-fn image_stats<'py>(
-    py: Python<'py>,
-    images_dir: PathBuf,
-) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let found = py
-        .detach(|| images::image_stats(&images_dir))
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+fn image_stats<'py>(py: Python<'py>, images_dir: PathBuf) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let found = py.detach(|| images::image_stats(&images_dir)).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let dict = |fields: Vec<(&str, Option<u64>)>| -> PyResult<Bound<'py, PyAny>> {
         let d = PyDict::new(py);
         for (k, v) in fields {

@@ -13,9 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use criu::options::{
-    CgMode, NetworkLock, PreDumpMode, DEFAULT_SERVICE_ADDRESS, DEFAULT_SERVICE_BINARY,
-};
+use criu::options::{CgMode, NetworkLock, PreDumpMode, DEFAULT_SERVICE_ADDRESS, DEFAULT_SERVICE_BINARY};
 use criu::{ops, Error, Features, Notification};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError};
 use pyo3::gc::PyVisit;
@@ -74,10 +72,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for PathText {
         let path: PathBuf = obj.extract()?;
         match path.into_os_string().into_string() {
             Ok(text) => Ok(PathText(text)),
-            Err(_) => Err(to_py_err(
-                obj.py(),
-                Error::InvalidArgument("criu takes UTF-8 paths only".into()),
-            )),
+            Err(_) => Err(to_py_err(obj.py(), Error::InvalidArgument("criu takes UTF-8 paths only".into()))),
         }
     }
 }
@@ -109,17 +104,16 @@ impl DirArg {
         match self {
             DirArg::Fd(fd) => Ok((fd, None)),
             DirArg::Path(path) => {
-                let dir = std::fs::OpenOptions::new()
-                    .read(true)
-                    .custom_flags(nix::libc::O_DIRECTORY)
-                    .open(&path)
-                    .map_err(|e| {
-                        let code = e.raw_os_error().unwrap_or(nix::libc::EIO);
-                        // OSError(errno, text, path) picks the subclass
-                        // (FileNotFoundError, ...) and names the path.
-                        let text = nix::errno::Errno::from_raw(code).desc();
-                        PyOSError::new_err((code, text, path))
-                    })?;
+                let dir =
+                    std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_DIRECTORY).open(&path).map_err(
+                        |e| {
+                            let code = e.raw_os_error().unwrap_or(nix::libc::EIO);
+                            // OSError(errno, text, path) picks the subclass
+                            // (FileNotFoundError, ...) and names the path.
+                            let text = nix::errno::Errno::from_raw(code).desc();
+                            PyOSError::new_err((code, text, path))
+                        },
+                    )?;
                 Ok((std::os::fd::AsRawFd::as_raw_fd(&dir), Some(dir)))
             }
         }
@@ -254,8 +248,7 @@ impl Options {
     /// request (None: ``criu`` from PATH, the default).
     #[pyo3(signature = (path=None))]
     fn set_service_binary(&mut self, path: Option<PathBuf>) -> PyResult<()> {
-        self.core()?
-            .set_service_binary(path.unwrap_or_else(|| DEFAULT_SERVICE_BINARY.into()));
+        self.core()?.set_service_binary(path.unwrap_or_else(|| DEFAULT_SERVICE_BINARY.into()));
         Ok(())
     }
 
@@ -263,8 +256,7 @@ impl Options {
     /// (None: ./criu_service.socket, as upstream).
     #[pyo3(signature = (path=None))]
     fn set_service_address(&mut self, path: Option<PathBuf>) -> PyResult<()> {
-        self.core()?
-            .set_service_address(path.unwrap_or_else(|| DEFAULT_SERVICE_ADDRESS.into()));
+        self.core()?.set_service_address(path.unwrap_or_else(|| DEFAULT_SERVICE_ADDRESS.into()));
         Ok(())
     }
 
@@ -416,24 +408,22 @@ impl Options {
 
     /// How criu handles cgroups: a CgMode.
     fn set_manage_cgroups_mode(&mut self, py: Python<'_>, mode: i32) -> PyResult<()> {
-        let mode =
-            CgMode::from_raw(mode).ok_or_else(|| invalid(py, format!("{mode} is not a CgMode")))?;
+        let mode = CgMode::from_raw(mode).ok_or_else(|| invalid(py, format!("{mode} is not a CgMode")))?;
         self.core()?.set_manage_cgroups_mode(mode);
         Ok(())
     }
 
     /// How the network is locked during dump: a NetworkLock.
     fn set_network_lock(&mut self, py: Python<'_>, method: i32) -> PyResult<()> {
-        let method = NetworkLock::from_raw(method)
-            .ok_or_else(|| invalid(py, format!("{method} is not a NetworkLock")))?;
+        let method =
+            NetworkLock::from_raw(method).ok_or_else(|| invalid(py, format!("{method} is not a NetworkLock")))?;
         self.core()?.set_network_lock(method);
         Ok(())
     }
 
     /// How pre-dump reads memory: a PreDumpMode.
     fn set_pre_dump_mode(&mut self, py: Python<'_>, mode: i32) -> PyResult<()> {
-        let mode = PreDumpMode::from_raw(mode)
-            .ok_or_else(|| invalid(py, format!("{mode} is not a PreDumpMode")))?;
+        let mode = PreDumpMode::from_raw(mode).ok_or_else(|| invalid(py, format!("{mode} is not a PreDumpMode")))?;
         self.core()?.set_pre_dump_mode(mode);
         Ok(())
     }
@@ -447,14 +437,8 @@ impl Options {
     /// Restore into the existing namespace ``ns`` ("net", "uts", "ipc", ...)
     /// found at ``ns_file``, with an optional namespace-specific extra option.
     #[pyo3(signature = (ns, ns_file, extra_opt=None))]
-    fn join_ns_add(
-        &mut self,
-        ns: String,
-        ns_file: PathText,
-        extra_opt: Option<String>,
-    ) -> PyResult<()> {
-        self.core()?
-            .join_ns_add(&ns, &ns_file.0, extra_opt.as_deref());
+    fn join_ns_add(&mut self, ns: String, ns_file: PathText, extra_opt: Option<String>) -> PyResult<()> {
+        self.core()?.join_ns_add(&ns, &ns_file.0, extra_opt.as_deref());
         Ok(())
     }
 
@@ -468,9 +452,7 @@ impl Options {
     fn set_notify_cb(&mut self, py: Python<'_>, callback: Option<Py<PyAny>>) -> PyResult<()> {
         if let Some(cb) = &callback {
             if !cb.bind(py).is_callable() {
-                return Err(PyTypeError::new_err(
-                    "the notify callback must be callable or None",
-                ));
+                return Err(PyTypeError::new_err("the notify callback must be callable or None"));
             }
         }
         self.core()?.set_notify_scripts(true);
@@ -510,9 +492,7 @@ impl Options {
     /// request. Needs a pid.
     fn dump_iters(slf: &Bound<'_, Self>, more: Py<PyAny>) -> PyResult<()> {
         run(slf, move |o, session| {
-            ops::dump_iters(o, |lent| {
-                session.call_back(lent, |py, obj| verdict(more.call1(py, (obj,))?.bind(py)))
-            })
+            ops::dump_iters(o, |lent| session.call_back(lent, |py, obj| verdict(more.call1(py, (obj,))?.bind(py))))
         })
     }
 
@@ -548,11 +528,7 @@ impl Options {
         lazy_pages: bool,
         pidfd_store: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let wanted = Features {
-            mem_track,
-            lazy_pages,
-            pidfd_store,
-        };
+        let wanted = Features { mem_track, lazy_pages, pidfd_store };
         let got = run(slf, move |o, _| ops::feature_check(o, wanted))?;
         let answer = PyDict::new(slf.py());
         answer.set_item("mem_track", got.mem_track)?;
@@ -583,9 +559,7 @@ fn apply_keyword(this: &Bound<'_, Options>, key: &str, value: &Bound<'_, PyAny>)
         return Ok(());
     }
     let Some(adder) = method(format!("add_{key}")).or_else(|| method(format!("{key}_add"))) else {
-        return Err(PyTypeError::new_err(format!(
-            "Options() got an unexpected keyword argument '{key}'"
-        )));
+        return Err(PyTypeError::new_err(format!("Options() got an unexpected keyword argument '{key}'")));
     };
     let add = |item: &Bound<'_, PyAny>| match item.cast::<PyTuple>() {
         Ok(args) => adder.call1(args).map(drop),
@@ -622,19 +596,12 @@ impl Session {
             let obj = self.this.bind(py);
             *obj.borrow_mut().slot() = Some(std::mem::take(lent));
             let verdict = call(py, obj).unwrap_or_else(|err| {
-                self.raised
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .get_or_insert(err);
+                self.raised.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(err);
                 -1
             });
             // Only operations take the options, and they refuse to start
             // while this one runs, so they are still there.
-            *lent = obj
-                .borrow_mut()
-                .slot()
-                .take()
-                .expect("options lent to a callback were kept");
+            *lent = obj.borrow_mut().slot().take().expect("options lent to a callback were kept");
             verdict
         })
     }
@@ -663,14 +630,8 @@ fn verdict(answer: &Bound<'_, PyAny>) -> PyResult<i32> {
     if answer.is_instance_of::<PyInt>() && !answer.is_instance_of::<PyBool>() {
         return answer.extract::<i32>();
     }
-    let kind = answer
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_default();
-    Err(PyTypeError::new_err(format!(
-        "a libcriu callback must return None or an int, not {kind}"
-    )))
+    let kind = answer.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    Err(PyTypeError::new_err(format!("a libcriu callback must return None or an int, not {kind}")))
 }
 
 /// Run an operation on the object's options with the GIL released. The
@@ -690,10 +651,7 @@ fn run<T: Send>(
         me.running = true;
         (core, me.notify.is_some())
     };
-    let session = Arc::new(Session {
-        this: slf.clone().unbind(),
-        raised: Mutex::new(None),
-    });
+    let session = Arc::new(Session { this: slf.clone().unbind(), raised: Mutex::new(None) });
     if has_notify {
         let s = session.clone();
         core.set_notify(Box::new(move |note, lent| s.notify(note, lent)));
@@ -706,12 +664,7 @@ fn run<T: Send>(
         *me.slot() = Some(core);
         me.running = false;
     }
-    if let Some(err) = session
-        .raised
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take()
-    {
+    if let Some(err) = session.raised.lock().unwrap_or_else(PoisonError::into_inner).take() {
         return Err(err);
     }
     result.map_err(|e| to_py_err(py, e))
@@ -728,11 +681,7 @@ fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
         let kwargs = PyDict::new(py);
         kwargs.set_item("errno", err.errno())?;
         let class = match &err {
-            Error::Rpc {
-                cr_errno,
-                cr_errmsg,
-                log_errors,
-            } => {
+            Error::Rpc { cr_errno, cr_errmsg, log_errors } => {
                 kwargs.set_item("cr_errno", cr_errno)?;
                 kwargs.set_item("cr_errmsg", cr_errmsg)?;
                 kwargs.set_item("log_errors", log_errors)?;
@@ -752,10 +701,7 @@ fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
             }
             _ => "CriuError",
         };
-        let exc = py
-            .import("libcriu")?
-            .getattr(class)?
-            .call((err.to_string(),), Some(&kwargs))?;
+        let exc = py.import("libcriu")?.getattr(class)?.call((err.to_string(),), Some(&kwargs))?;
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|failure| failure)
@@ -785,21 +731,8 @@ type ExternalTuple = (String, String, u32, u32, String);
 #[pyfunction]
 fn list_externals(py: Python<'_>, images_dir: DirArg) -> PyResult<Vec<ExternalTuple>> {
     let path = images_dir.path();
-    let found = py
-        .detach(|| criu::images::external_resources(&path))
-        .map_err(|e| to_py_err(py, e))?;
-    Ok(found
-        .into_iter()
-        .map(|r| {
-            (
-                r.kind.as_str().to_owned(),
-                r.key,
-                r.pid,
-                r.fd,
-                r.description,
-            )
-        })
-        .collect())
+    let found = py.detach(|| criu::images::external_resources(&path)).map_err(|e| to_py_err(py, e))?;
+    Ok(found.into_iter().map(|r| (r.kind.as_str().to_owned(), r.key, r.pid, r.fd, r.description)).collect())
 }
 
 /// criu's rpc.proto as a serialized FileDescriptorSet, from which
@@ -833,7 +766,9 @@ fn list_tmp_files(py: Python<'_>, images_dir: DirArg) -> PyResult<Vec<TmpFileTup
     let found = py.detach(|| criu::tmpfile::list(dir)).map_err(|e| to_py_err(py, e))?;
     Ok(found
         .into_iter()
-        .map(|e| (e.path, e.kind.to_string(), e.mode, e.uid, e.gid, e.size, e.stored, e.sparse, e.link_target, e.xattrs))
+        .map(|e| {
+            (e.path, e.kind.to_string(), e.mode, e.uid, e.gid, e.size, e.stored, e.sparse, e.link_target, e.xattrs)
+        })
         .collect())
 }
 

@@ -93,8 +93,7 @@ impl Session {
     /// wait status, for os.WIFEXITED() and os.WEXITSTATUS(). Ends the session.
     fn wait_pid(&self, py: Python<'_>, pid: i32) -> PyResult<i32> {
         let inner = &self.inner;
-        py.detach(|| inner.lock().unwrap_or_else(PoisonError::into_inner).wait_pid(pid))
-            .map_err(|e| to_py_err(py, e))
+        py.detach(|| inner.lock().unwrap_or_else(PoisonError::into_inner).wait_pid(pid)).map_err(|e| to_py_err(py, e))
     }
 
     /// End the session now: kill its page servers never waited for.
@@ -106,7 +105,12 @@ impl Session {
         slf
     }
 
-    fn __exit__(&self, _kind: Option<&Bound<'_, PyAny>>, _value: Option<&Bound<'_, PyAny>>, _tb: Option<&Bound<'_, PyAny>>) {
+    fn __exit__(
+        &self,
+        _kind: Option<&Bound<'_, PyAny>>,
+        _value: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) {
         self.close();
     }
 }
@@ -130,8 +134,7 @@ impl LazyPages {
     /// file was set) unless it served every page and exited cleanly.
     fn wait(&self, py: Python<'_>) -> PyResult<()> {
         let daemon = &self.daemon;
-        py.detach(|| daemon.lock().unwrap_or_else(PoisonError::into_inner).wait())
-            .map_err(|e| to_py_err(py, e))
+        py.detach(|| daemon.lock().unwrap_or_else(PoisonError::into_inner).wait()).map_err(|e| to_py_err(py, e))
     }
 
     /// None while the daemon runs; True once it exited cleanly; raises as

@@ -1,5 +1,5 @@
 """criu's RPC messages as protobuf classes, for ``libcriu.pycriu``: the
-schema the native module is built from (proto/rpc.proto), with what
+schema the native module is built from (crates/criu/proto/rpc.proto), with what
 upstream's generated ``rpc_pb2`` holds (classes, enum wrappers, constants).
 """
 

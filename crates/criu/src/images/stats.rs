@@ -1,0 +1,46 @@
+//! The statistics criu leaves in an images directory: `stats-dump` (how
+//! long the tree was frozen, how many pages were scanned and written) and
+//! `stats-restore` (how long forking and restoring took, pages restored),
+//! what container engines show after a checkpoint.
+
+use std::path::Path;
+
+use prost::Message;
+
+use super::codec::{self, ImageError};
+use super::image::read_bounded;
+pub use super::pb::{DumpStatsEntry as DumpStats, RestoreStatsEntry as RestoreStats};
+use crate::error::{Error, Result};
+
+/// Both statistics of one images directory; each is `None` when criu did
+/// not write it (no dump, or no restore, from this directory yet).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImageStats {
+    /// From `stats-dump`: times in microseconds, counts in pages.
+    pub dump: Option<DumpStats>,
+    /// From `stats-restore`: times in microseconds, counts in pages.
+    pub restore: Option<RestoreStats>,
+}
+
+/// Reads `stats-dump` and `stats-restore` of `images_dir`; a file that is
+/// not there leaves its half `None`, a damaged one is
+/// `Error::InvalidArgument`.
+pub fn image_stats(images_dir: &Path) -> Result<ImageStats> {
+    let dump = read_one(images_dir, "stats-dump")?.and_then(|s| s.dump);
+    let restore = read_one(images_dir, "stats-restore")?.and_then(|s| s.restore);
+    Ok(ImageStats { dump, restore })
+}
+
+/// Decodes one stats file's bytes (its single stats_entry).
+pub fn decode_stats(data: &[u8]) -> std::result::Result<super::pb::StatsEntry, ImageError> {
+    let body = codec::single_entry(data, "STATS")?;
+    super::pb::StatsEntry::decode(body).map_err(|e| ImageError::Invalid(format!("undecodable stats_entry: {e}")))
+}
+
+fn read_one(dir: &Path, name: &str) -> Result<Option<super::pb::StatsEntry>> {
+    let path = dir.join(name);
+    let Some(data) = read_bounded(&path)? else {
+        return Ok(None);
+    };
+    decode_stats(&data).map(Some).map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,466 @@
+//! The operations: each builds one request from the options, runs the
+//! exchange with criu (answering notifications on the way) and turns the
+//! response into a result.
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use prost::Message;
+
+use crate::criu_log;
+use crate::error::{Error, Result};
+use crate::notify::Notification;
+use crate::options::{Options, Service, DEFAULT_SERVICE_BINARY};
+use crate::rpc::{CriuFeatures, CriuOpts, CriuReq, CriuReqType, CriuResp};
+use crate::service::Connection;
+use crate::tmpfile;
+
+pub use crate::migrate::{
+    cpuinfo_check, cpuinfo_dump, start_lazy_pages, start_page_server, LazyPages, PageServer, Session,
+};
+
+/// What a successful dump reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DumpOutcome {
+    /// True when this call returns in the restored copy of a self-dumped
+    /// process rather than in the original.
+    pub restored: bool,
+}
+
+/// The version of the criu binary that answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub major: i32,
+    pub minor: i32,
+    pub sublevel: Option<i32>,
+    pub extra: Option<i32>,
+    pub gitid: Option<String>,
+    pub name: Option<String>,
+}
+
+impl Version {
+    /// The single number libcriu reports: `major * 10000 + minor * 100 +
+    /// sublevel`; a build from a git checkout counts as the next minor.
+    pub fn as_number(&self) -> i32 {
+        let mut n = self.major * 10000 + self.minor * 100 + self.sublevel.unwrap_or(0);
+        if self.gitid.is_some() {
+            n = n - n % 100 + 100;
+        }
+        n
+    }
+}
+
+/// Features a caller can ask criu about; in answers, true means available.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Features {
+    pub mem_track: bool,
+    pub lazy_pages: bool,
+    pub pidfd_store: bool,
+}
+
+pub(crate) fn request(kind: CriuReqType, opts: Option<CriuOpts>) -> CriuReq {
+    CriuReq { r#type: kind as i32, opts, ..Default::default() }
+}
+
+/// What the library itself does at a notification, before the caller's
+/// callback sees it (saving tmp files at `post-dump`). An error fails the
+/// operation with it.
+pub(crate) type Hook<'a> = &'a mut dyn FnMut(&Notification) -> Result<()>;
+
+pub(crate) fn no_hook(_: &Notification) -> Result<()> {
+    Ok(())
+}
+
+/// Send `req` and read responses until the one that answers it, handing
+/// notifications to `hook` and then the caller's callback on the way.
+pub(crate) fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq, hook: Hook) -> Result<CriuResp> {
+    conn.send(req)?;
+    let resp = loop {
+        let received = conn.recv()?;
+        if received.response.r#type != CriuReqType::Notify as i32 {
+            break received.response;
+        }
+        answer_notification(conn, opts, received.response, received.fd, hook)?;
+    };
+    if resp.r#type != answer_type(req.r#type) {
+        if resp.r#type == CriuReqType::Empty as i32 && !resp.success {
+            return Err(Error::Unsupported);
+        }
+        return Err(Error::UnexpectedResponse { expected: req.r#type, got: resp.r#type });
+    }
+    if !resp.success {
+        let log_errors = req.opts.as_ref().and_then(criu_log::log_path).and_then(|p| criu_log::error_summary(&p));
+        return Err(Error::Rpc { cr_errno: resp.cr_errno, cr_errmsg: resp.cr_errmsg.clone(), log_errors });
+    }
+    Ok(resp)
+}
+
+/// [`exchange`] for clients that judge criu's answer themselves: the first
+/// datagram that is not a notification comes back as criu sent it, whatever
+/// its type or success, even when it does not decode; no bytes when criu
+/// closed the connection instead (pycriu reads that as an empty answer).
+pub(crate) fn exchange_bytes(conn: &mut Connection, opts: &mut Options, req: &CriuReq) -> Result<Vec<u8>> {
+    conn.send(req)?;
+    loop {
+        let (bytes, fd) = conn.recv_bytes()?;
+        match CriuResp::decode(&bytes[..]) {
+            Ok(resp) if resp.r#type == CriuReqType::Notify as i32 => {
+                answer_notification(conn, opts, resp, fd, &mut no_hook)?
+            }
+            _ => return Ok(bytes),
+        }
+    }
+}
+
+/// Hand a notification to `hook`, then to the caller's callback, and tell
+/// criu whether to go on.
+fn answer_notification(
+    conn: &mut Connection,
+    opts: &mut Options,
+    resp: CriuResp,
+    fd: Option<OwnedFd>,
+    hook: Hook,
+) -> Result<()> {
+    let info = resp.notify.unwrap_or_default();
+    let note = Notification::new(info.script.unwrap_or_default(), info.pid, fd);
+    if let Err(e) = hook(&note) {
+        let nack = CriuReq { r#type: CriuReqType::Notify as i32, notify_success: Some(false), ..Default::default() };
+        let _ = conn.send(&nack);
+        return Err(e);
+    }
+    // The callback is lent the options, so it is taken out of them for the
+    // call and put back unless it installed another one.
+    let verdict = match opts.notify.take() {
+        Some(mut callback) => {
+            let verdict = callback(&note, opts);
+            if opts.notify.is_none() {
+                opts.notify = Some(callback);
+            }
+            verdict
+        }
+        None => 0,
+    };
+    drop(note);
+    let ack = CriuReq { r#type: CriuReqType::Notify as i32, notify_success: Some(verdict == 0), ..Default::default() };
+    let sent = conn.send(&ack);
+    if verdict != 0 {
+        return Err(Error::Callback(verdict));
+    }
+    sent
+}
+
+/// The response type criu answers a request type with: its own, except
+/// PAGE_SERVER_CHLD, which criu answers as PAGE_SERVER.
+fn answer_type(request: i32) -> i32 {
+    if request == CriuReqType::PageServerChld as i32 {
+        CriuReqType::PageServer as i32
+    } else {
+        request
+    }
+}
+
+/// Open a connection for a request with these options. A criu started by
+/// the library gets the descriptors of `inherit_fd` entries even when the
+/// caller opened them close-on-exec.
+pub(crate) fn connect(opts: &mut Options, service: &Service, rpc: &CriuOpts, detach: bool) -> Result<Connection> {
+    if matches!(service, Service::Binary(_)) {
+        check_config_file(rpc)?;
+    }
+    let inherited: Vec<i32> = rpc.inherit_fd.iter().map(|i| i.fd).collect();
+    let conn = Connection::open(service, detach, &inherited, opts.reply_timeout)?;
+    if matches!(service, Service::Fd(_)) {
+        // The connection now owns (and will close) the caller's socket: a
+        // later request must not use that number, which may by then name
+        // some other file of the caller.
+        opts.service = Service::Fd(-1);
+    }
+    Ok(conn)
+}
+
+/// criu skips a configuration file it cannot open without a word and runs
+/// the request with the options alone, so a typo in the path would go
+/// unnoticed. A criu the library starts sees the caller's files (and working
+/// directory), so the file is opened here first; a service criu may live
+/// elsewhere, and its files are its own business.
+fn check_config_file(rpc: &CriuOpts) -> Result<()> {
+    let Some(path) = rpc.config_file.as_deref() else { return Ok(()) };
+    std::fs::File::open(path).map(drop).map_err(|e| {
+        Error::InvalidArgument(format!("config file {path}: {e} (criu would ignore it and run without it)"))
+    })
+}
+
+/// One request on a fresh connection.
+pub(crate) fn call(opts: &mut Options, req: CriuReq, detach: bool) -> Result<CriuResp> {
+    call_with(opts, req, detach, &mut no_hook)
+}
+
+fn call_with(opts: &mut Options, req: CriuReq, detach: bool, hook: Hook) -> Result<CriuResp> {
+    let service = opts.service.clone();
+    let mut conn = match &req.opts {
+        Some(rpc) => connect(opts, &service, rpc, detach)?,
+        None => connect(opts, &service, &CriuOpts::default(), detach)?,
+    };
+    exchange(&mut conn, opts, &req, hook)
+}
+
+pub(crate) fn missing(what: &str) -> Error {
+    Error::Comm { errno: libc::EBADMSG, what: format!("criu's answer has no {what}") }
+}
+
+/// Ask criu whether it can checkpoint and restore on this system.
+///
+/// Unlike upstream libcriu, the request carries the options, which criu
+/// 4.x needs (it crashes without them); when no images directory is set, a
+/// temporary one is used and removed afterwards. It is passed as a
+/// descriptor: criu 4.1 fails on an `images_dir` path that is not a symlink.
+pub fn check(opts: &mut Options) -> Result<()> {
+    let mut rpc = opts.rpc.clone();
+    let scratch = if rpc.images_dir_fd < 0 && rpc.images_dir.is_none() {
+        let dir = ScratchDir::new()?;
+        rpc.images_dir_fd = dir.fd();
+        Some(dir)
+    } else {
+        None
+    };
+    let result = call(opts, request(CriuReqType::Check, Some(rpc)), false).map(|_| ());
+    drop(scratch);
+    result
+}
+
+/// Checkpoint the tree rooted at the configured pid (the caller itself when
+/// none is set) into the images directory. With tmp files added, they are
+/// checked before criu runs and saved while the tree is frozen; when the
+/// dump fails, their archive is removed again.
+pub fn dump(opts: &mut Options) -> Result<DumpOutcome> {
+    let self_dump = opts.rpc.pid.is_none();
+    let mut rpc = opts.rpc.clone();
+    let resp = if opts.tmp_files.is_empty() {
+        // A restore puts back whatever archive its images hold: one left by
+        // an earlier dump into this directory must not come back with this
+        // one. (An action-script hook saving at post-dump runs after this.)
+        if let Ok(images) = ImagesDir::of(&rpc) {
+            tmpfile::discard(images.fd())?;
+        }
+        call(opts, request(CriuReqType::Dump, Some(rpc)), self_dump)?
+    } else {
+        let images = ImagesDir::of(&rpc)?;
+        tmpfile::check(&opts.tmp_files, opts.tmp_file_limit)?;
+        // Notifications are asked for only here, so every other request
+        // stays as upstream sends it.
+        rpc.notify_scripts = Some(true);
+        let (paths, limit) = (opts.tmp_files.clone(), opts.tmp_file_limit);
+        let mut saved = false;
+        let mut save_at_post_dump = |note: &Notification| {
+            if note.action() == "post-dump" {
+                tmpfile::save(&paths, images.fd(), limit)?;
+                saved = true;
+            }
+            Ok(())
+        };
+        let result = call_with(opts, request(CriuReqType::Dump, Some(rpc)), self_dump, &mut save_at_post_dump);
+        if result.is_err() && saved {
+            let _ = tmpfile::discard(images.fd());
+        }
+        result?
+    };
+    Ok(DumpOutcome { restored: resp.dump.and_then(|d| d.restored).unwrap_or(false) })
+}
+
+/// Put the tmp files of the images back before a restore: every entry of
+/// the archive, or, when the restore's options name tmp files, those at or
+/// below them; nothing when the options turn the put-back off.
+fn put_back_tmp_files(opts: &Options, rpc: &CriuOpts) -> Result<()> {
+    if !opts.tmp_file_put_back {
+        return Ok(());
+    }
+    let images = match ImagesDir::of(rpc) {
+        Ok(images) => images,
+        // No images directory: criu itself will say so.
+        Err(_) if opts.tmp_files.is_empty() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in tmpfile::put_back(images.fd(), opts.tmp_file_limit, &opts.tmp_files)? {
+        criu_log::library_note(rpc, &format!("put back {} ({} bytes)", entry.path.display(), entry.size));
+    }
+    Ok(())
+}
+
+/// One pre-dump: memory only, the tree keeps running.
+pub fn pre_dump(opts: &mut Options) -> Result<()> {
+    call(opts, request(CriuReqType::SinglePreDump, Some(opts.rpc.clone())), false).map(|_| ())
+}
+
+/// Pre-dump repeatedly on one connection, then dump. After each pre-dump
+/// `more` is asked: positive for another iteration, 0 for the final dump,
+/// negative to stop (the value becomes [`Error::Callback`]). `more` may change
+/// the options (typically the images and parent directories): each request is
+/// built from the options as they are when it is sent.
+pub fn dump_iters(opts: &mut Options, mut more: impl FnMut(&mut Options) -> i32) -> Result<()> {
+    if opts.rpc.pid.is_none() {
+        return Err(Error::InvalidArgument(
+            "iterative dump needs the pid of the tree (it cannot dump the caller)".into(),
+        ));
+    }
+    let (service, rpc) = (opts.service.clone(), opts.rpc.clone());
+    let mut conn = connect(opts, &service, &rpc, false)?;
+    loop {
+        exchange(&mut conn, opts, &request(CriuReqType::PreDump, Some(opts.rpc.clone())), &mut no_hook)?;
+        match more(opts) {
+            n if n < 0 => return Err(Error::Callback(n)),
+            0 => break,
+            _ => {}
+        }
+    }
+    exchange(&mut conn, opts, &request(CriuReqType::Dump, Some(opts.rpc.clone())), &mut no_hook).map(|_| ())
+}
+
+/// Restore the tree from the images directory; returns the pid of its root.
+/// The restored tree is criu's child and is reparented when criu exits.
+pub fn restore(opts: &mut Options) -> Result<i32> {
+    put_back_tmp_files(opts, &opts.rpc)?;
+    let resp = call(opts, request(CriuReqType::Restore, Some(opts.rpc.clone())), false)?;
+    resp.restore.map(|r| r.pid).ok_or_else(|| missing("restored pid"))
+}
+
+/// Restore the tree as a child of the caller; returns the pid of its root.
+///
+/// This needs criu started by the library, so a service socket or fd
+/// setting is overridden with the default `criu` binary for this call, as
+/// upstream does. Unlike upstream, the `rst_sibling` flag goes into this
+/// request only and does not stick to the options.
+pub fn restore_child(opts: &mut Options) -> Result<i32> {
+    let service = match &opts.service {
+        Service::Binary(_) => opts.service.clone(),
+        _ => Service::Binary(PathBuf::from(DEFAULT_SERVICE_BINARY)),
+    };
+    let mut rpc = opts.rpc.clone();
+    rpc.rst_sibling = Some(true);
+    put_back_tmp_files(opts, &rpc)?;
+    let mut conn = connect(opts, &service, &rpc, false)?;
+    let resp = exchange(&mut conn, opts, &request(CriuReqType::Restore, Some(rpc)), &mut no_hook)?;
+    resp.restore.map(|r| r.pid).ok_or_else(|| missing("restored pid"))
+}
+
+/// The version of the criu binary the options reach.
+pub fn version(opts: &mut Options) -> Result<Version> {
+    let resp = call(opts, request(CriuReqType::Version, Some(opts.rpc.clone())), false)?;
+    let v = resp.version.ok_or_else(|| missing("version"))?;
+    Ok(Version {
+        major: v.major_number,
+        minor: v.minor_number,
+        sublevel: v.sublevel,
+        extra: v.extra,
+        gitid: v.gitid,
+        name: v.name,
+    })
+}
+
+/// Whether criu is at least `minimum` (in [`Version::as_number`] form).
+pub fn check_version(opts: &mut Options, minimum: i32) -> Result<bool> {
+    Ok(version(opts)?.as_number() >= minimum)
+}
+
+/// Ask criu which of the `wanted` features this system supports. Features
+/// not asked about come back false.
+pub fn feature_check(opts: &mut Options, wanted: Features) -> Result<Features> {
+    let mut req = request(CriuReqType::FeatureCheck, Some(opts.rpc.clone()));
+    let ask = |on: bool| on.then_some(true);
+    req.features = Some(CriuFeatures {
+        mem_track: ask(wanted.mem_track),
+        lazy_pages: ask(wanted.lazy_pages),
+        pidfd_store: ask(wanted.pidfd_store),
+    });
+    let resp = call(opts, req, false)?;
+    let got = resp.features.ok_or_else(|| missing("features"))?;
+    Ok(Features {
+        mem_track: got.mem_track.unwrap_or(false),
+        lazy_pages: got.lazy_pages.unwrap_or(false),
+        pidfd_store: got.pidfd_store.unwrap_or(false),
+    })
+}
+
+/// The images directory of a request, as a descriptor: the caller's
+/// `images_dir_fd`, or the `images_dir` path opened for the call.
+enum ImagesDir {
+    Caller(i32),
+    Opened(std::fs::File),
+}
+
+impl ImagesDir {
+    fn of(rpc: &CriuOpts) -> Result<ImagesDir> {
+        if rpc.images_dir_fd >= 0 {
+            return Ok(ImagesDir::Caller(rpc.images_dir_fd));
+        }
+        let Some(path) = rpc.images_dir.as_deref() else {
+            return Err(Error::InvalidArgument("tmp files need an images directory (set images_dir_fd)".into()));
+        };
+        std::fs::File::open(path)
+            .map(ImagesDir::Opened)
+            .map_err(|e| Error::InvalidArgument(format!("images directory {path}: {e}")))
+    }
+
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::{AsFd, BorrowedFd};
+        match self {
+            // SAFETY: the caller keeps its images_dir_fd open for the call.
+            ImagesDir::Caller(fd) => unsafe { BorrowedFd::borrow_raw(*fd) },
+            ImagesDir::Opened(file) => file.as_fd(),
+        }
+    }
+}
+
+/// A private temporary directory, open, and removed with everything in it
+/// on drop.
+struct ScratchDir {
+    path: PathBuf,
+    dir: std::fs::File,
+}
+
+impl ScratchDir {
+    fn new() -> Result<ScratchDir> {
+        use std::os::unix::ffi::OsStringExt;
+        let template = std::env::temp_dir().join("libcriu-check-XXXXXX");
+        let mut bytes = template.into_os_string().into_vec();
+        bytes.push(0);
+        if unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) }.is_null() {
+            let e = nix::errno::Errno::last();
+            return Err(Error::Connect { errno: e as i32, what: format!("temporary images directory: {}", e.desc()) });
+        }
+        bytes.pop();
+        let path = PathBuf::from(std::ffi::OsString::from_vec(bytes));
+        match std::fs::File::open(&path) {
+            Ok(dir) => Ok(ScratchDir { path, dir }),
+            Err(e) => {
+                let _ = std::fs::remove_dir(&path);
+                let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                Err(Error::Connect { errno, what: format!("temporary images directory: {e}") })
+            }
+        }
+    }
+
+    fn fd(&self) -> i32 {
+        std::os::fd::AsRawFd::as_raw_fd(&self.dir)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_number_follows_libcriu() {
+        let mut v = Version { major: 4, minor: 1, sublevel: Some(1), extra: None, gitid: None, name: None };
+        assert_eq!(v.as_number(), 40101);
+        v.gitid = Some("abc".into());
+        assert_eq!(v.as_number(), 40200);
+        v.sublevel = None;
+        v.gitid = None;
+        assert_eq!(v.as_number(), 40100);
+    }
+}

@@ -1,0 +1,33 @@
+//! Replays every file of fuzz/corpus/<target>/ through the target's body
+//! (fuzz/targets.rs, the same code cargo-fuzz runs), on stable Rust and
+//! without libFuzzer: the corpora become regression tests of `cargo test`.
+//! A crash found by `fuzz/run` belongs in the corpus once fixed.
+
+#[path = "../../../fuzz/targets.rs"]
+mod targets;
+
+use std::path::Path;
+
+/// One test for all targets: the exchange target counts the process's
+/// descriptors, which tests running in parallel threads would disturb.
+#[test]
+fn every_corpus_file_replays() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+    let mut failures = Vec::new();
+    for (name, target) in targets::TARGETS {
+        let dir = corpus.join(name);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "{} is empty", dir.display());
+        for file in files {
+            let data = std::fs::read(&file).unwrap();
+            if std::panic::catch_unwind(|| target(&data)).is_err() {
+                failures.push(format!("{name}/{}", file.file_name().unwrap().to_string_lossy()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "inputs that fail: {failures:?}");
+}
