@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::ops::{call, connect, exchange, missing, no_hook, request};
 use crate::options::{Options, Service, DEFAULT_SERVICE_BINARY};
 use crate::rpc::{CriuReq, CriuReqType, CriuResp};
-use crate::service::{how_it_ended, Child, ChildFds, Connection, Launch, PassedFds};
+use crate::service::{how_it_ended, socket_holders, Child, ChildFds, Connection, Launch, PassedFds};
 
 /// A page server criu started: its pid and the TCP port it listens on (the
 /// one the kernel chose when port 0 was asked for).
@@ -68,12 +68,7 @@ fn listener_pid(port: i32) -> Option<i32> {
             (local_port == wanted && fields.get(3) == Some(&LISTEN)).then(|| fields.get(9).map(|i| i.to_string()))?
         })
     })?;
-    let target = std::ffi::OsString::from(format!("socket:[{inode}]"));
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-        let fds = std::fs::read_dir(entry.path().join("fd")).ok()?;
-        fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target)).then_some(pid)
-    })
+    socket_holders(inode.parse().ok()?).into_iter().next()
 }
 
 /// Start a page server as a daemon (criu's PAGE_SERVER request), listening

@@ -91,7 +91,14 @@ pub(crate) struct Connection {
     timeout: Option<Duration>,
     /// Set when criu missed the timeout: our child is killed, not awaited.
     abandoned: bool,
+    /// The inode of criu's end of the socket, when we made it: whatever
+    /// still holds it once criu died unanswered is what criu left behind.
+    criu_end: Option<u64>,
 }
+
+/// What reaching criu gave: our socket, the criu we started, the inode of
+/// its end of the socket.
+type Reached = (OwnedFd, Option<Child>, Option<u64>);
 
 /// A response and the descriptor criu attached to it, if any.
 pub(crate) struct Received {
@@ -104,11 +111,11 @@ impl Connection {
     /// says. Unless it is a [`Launch::Daemon`], it inherits `keep_fds`
     /// (close-on-exec or not) besides its socket.
     pub fn open(service: &Service, launch: Launch, keep_fds: &[RawFd], timeout: Option<Duration>) -> Result<Connection> {
-        let (socket, child) = Self::connect(service, launch, keep_fds)?;
-        Ok(Connection { socket: Some(socket), child, timeout, abandoned: false })
+        let (socket, child, criu_end) = Self::connect(service, launch, keep_fds)?;
+        Ok(Connection { socket: Some(socket), child, timeout, abandoned: false, criu_end })
     }
 
-    fn connect(service: &Service, launch: Launch, keep_fds: &[RawFd]) -> Result<(OwnedFd, Option<Child>)> {
+    fn connect(service: &Service, launch: Launch, keep_fds: &[RawFd]) -> Result<Reached> {
         match service {
             Service::Fd(fd) => {
                 if *fd < 0 {
@@ -117,7 +124,7 @@ impl Connection {
                 // Upstream closes the given socket once the request is done;
                 // callers written for it rely on that, so we own it from here.
                 let socket = unsafe { OwnedFd::from_raw_fd(*fd) };
-                Ok((socket, None))
+                Ok((socket, None, None))
             }
             Service::Socket(path) => {
                 let socket = socket::socket(
@@ -131,7 +138,7 @@ impl Connection {
                     .map_err(|e| Error::connect(&format!("service address {}", path.display()), e))?;
                 socket::connect(socket.as_raw_fd(), &addr)
                     .map_err(|e| Error::connect(&format!("connect to {}", path.display()), e))?;
-                Ok((socket, None))
+                Ok((socket, None, None))
             }
             Service::Binary(binary) => spawn_swrk(binary, launch, keep_fds),
         }
@@ -142,11 +149,15 @@ impl Connection {
     }
 
     /// Send one request.
-    pub fn send(&self, request: &CriuReq) -> Result<()> {
+    pub fn send(&mut self, request: &CriuReq) -> Result<()> {
         let bytes = request.encode_to_vec();
         // MSG_NOSIGNAL: a criu that died must give us an error, not SIGPIPE.
-        let sent = socket::send(self.fd(), &bytes, MsgFlags::MSG_NOSIGNAL)
-            .map_err(|e| Error::comm("send request", e))?;
+        let sent = match socket::send(self.fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
+            Ok(sent) => sent,
+            // The criu we started is gone: say how it ended.
+            Err(Errno::EPIPE | Errno::ECONNRESET) if self.child.is_some() => return Err(self.unanswered()),
+            Err(e) => return Err(Error::comm("send request", e)),
+        };
         if sent != bytes.len() {
             return Err(Error::Comm { errno: libc::EMSGSIZE, what: "request sent in part".into() });
         }
@@ -187,6 +198,12 @@ impl Connection {
             }
             let exited = pfds[1].revents != 0 || (tick.is_some() && self.child.as_ref().is_some_and(Child::has_exited));
             if exited {
+                // Without a pidfd, criu may have answered and exited since
+                // the poll: what it sent before exiting is queued by now.
+                let mut socket = libc::pollfd { fd: self.fd(), events: libc::POLLIN, revents: 0 };
+                if unsafe { libc::poll(&mut socket, 1, 0) } > 0 {
+                    return Ok(());
+                }
                 return Err(self.unanswered());
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -200,20 +217,23 @@ impl Connection {
     }
 
     /// The error for a request criu will never answer: the socket closed,
-    /// or the criu we started exited. That criu is reaped, and what it left
-    /// in its process group is ended first, while the group cannot have
-    /// been reused.
+    /// or the criu we started exited. That criu is reaped; what it left
+    /// behind is ended first: its process group, while the group cannot
+    /// have been reused, and whatever still holds criu's end of the socket
+    /// (a helper, or a daemon criu forked before it could tell us).
     fn unanswered(&mut self) -> Error {
-        let closed = Error::Comm { errno: libc::ECONNRESET, what: "criu closed the connection without answering".into() };
-        let Some(child) = self.child.as_mut() else { return closed };
+        let Some(child) = self.child.as_mut() else { return closed_unanswered() };
         // criu closes its socket as it exits: give it a moment to be gone.
         if !child.exits_by(EXIT_GRACE) {
-            return closed;
+            return closed_unanswered();
         }
         child.kill_group();
+        if let Some(inode) = self.criu_end {
+            kill_holders(inode);
+        }
         match child.wait() {
             Ok(status) => Error::Comm { errno: libc::ECONNRESET, what: format!("criu {} before answering", how_it_ended(status)) },
-            Err(_) => closed,
+            Err(_) => closed_unanswered(),
         }
     }
 
@@ -222,14 +242,20 @@ impl Connection {
         self.wait_readable()?;
         let fd = self.fd();
         // Learn the packet's size first, so the buffer fits it exactly.
-        let size = retry_eintr(|| {
-            socket::recv(fd, &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)
-        })
-        .map_err(|e| Error::comm("receive response", e))?;
+        let size = match retry_eintr(|| socket::recv(fd, &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)) {
+            Ok(size) => size,
+            // The criu we started is gone: say how it ended.
+            Err(Errno::ECONNRESET) if self.child.is_some() => return Err(self.unanswered()),
+            Err(e) => return Err(Error::comm("receive response", e)),
+        };
         if size == 0 {
-            // Consume the empty packet (or see EOF) so nothing lingers.
+            // End-of-file (criu is gone: say how it ended), or an empty
+            // packet from a criu still running.
+            let mut pfd = libc::pollfd { fd, events: libc::POLLRDHUP, revents: 0 };
+            let hung_up = unsafe { libc::poll(&mut pfd, 1, 0) } > 0 && pfd.revents & (libc::POLLHUP | libc::POLLRDHUP) != 0;
+            // Consume the empty packet so nothing lingers.
             let _ = socket::recv(fd, &mut [0u8; 1], MsgFlags::MSG_DONTWAIT);
-            return Err(self.unanswered());
+            return Err(if hung_up { self.unanswered() } else { closed_unanswered() });
         }
         if size > MAX_RESPONSE_SIZE {
             let _ = socket::recv(fd, &mut [0u8; 1], MsgFlags::MSG_TRUNC);
@@ -274,6 +300,10 @@ impl Drop for Connection {
             let _ = child.wait();
         }
     }
+}
+
+fn closed_unanswered() -> Error {
+    Error::Comm { errno: libc::ECONNRESET, what: "criu closed the connection without answering".into() }
 }
 
 /// How often a child without a pidfd (kernels before 5.3) is looked at
@@ -475,6 +505,45 @@ impl Child {
     }
 }
 
+/// The processes (other than the caller) holding the socket with this
+/// inode, as /proc shows it.
+pub(crate) fn socket_holders(inode: u64) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(procs) = std::fs::read_dir("/proc") else { return Vec::new() };
+    procs
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me && holds_socket(*pid, inode))
+        .collect()
+}
+
+fn holds_socket(pid: i32, inode: u64) -> bool {
+    let target = std::ffi::OsString::from(format!("socket:[{inode}]"));
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target))
+}
+
+/// SIGKILL every process holding criu's end of a socket whose criu died
+/// without answering: what it forked, or a page server it started before
+/// it could say so; nobody else knows them. A restored tree holds none of
+/// criu's descriptors, so it is never among them. Each is pinned by a
+/// pidfd and looked at again before the signal, so a pid reused meanwhile
+/// is left alone.
+fn kill_holders(inode: u64) {
+    for pid in socket_holders(inode) {
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if pidfd < 0 {
+            // No pidfd (before Linux 5.3): the pid was just seen holding it.
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            continue;
+        }
+        let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
+        if holds_socket(pid, inode) {
+            unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), libc::SIGKILL, std::ptr::null::<libc::siginfo_t>(), 0) };
+        }
+    }
+}
+
 /// How a process with the raw wait status `status` ended, for messages:
 /// "exited with status 1", "was killed by signal 9 (SIGKILL)".
 pub(crate) fn how_it_ended(status: i32) -> String {
@@ -556,9 +625,8 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
     CString::new(bytes).map_err(|_| Error::InvalidArgument(format!("{what} contains a NUL byte")))
 }
 
-/// Start `<binary> swrk <fd>`, placed as `launch` says, and return our end
-/// of its socket.
-fn spawn_swrk(binary: &Path, launch: Launch, keep_fds: &[RawFd]) -> Result<(OwnedFd, Option<Child>)> {
+/// Start `<binary> swrk <fd>`, placed as `launch` says.
+fn spawn_swrk(binary: &Path, launch: Launch, keep_fds: &[RawFd]) -> Result<Reached> {
     let (ours, theirs) = socket::socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -587,8 +655,9 @@ fn spawn_swrk(binary: &Path, launch: Launch, keep_fds: &[RawFd]) -> Result<(Owne
             Some(Child::spawn(binary, &["swrk", &fd_arg], ChildFds::Inherited(&keep), own_group)?)
         }
     };
+    let criu_end = nix::sys::stat::fstat(theirs.as_raw_fd()).ok().map(|st| st.st_ino);
     drop(theirs);
-    Ok((ours, child))
+    Ok((ours, child, criu_end))
 }
 
 /// posix_spawn does not copy the caller's address space (glibc uses
