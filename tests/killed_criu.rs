@@ -177,6 +177,21 @@ fn reap_orphans() {
     while nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG)).is_ok_and(|s| s.pid().is_some()) {}
 }
 
+/// Detach what criu left mounted under `dir` (a criu killed during a
+/// restore leaves its cgroup yard mounted in the work directory); how many.
+fn unmount_leftovers(dir: &Path) -> usize {
+    let prefix = format!("{}/", dir.display());
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut points: Vec<&str> = mountinfo.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&prefix)).collect();
+    // Deepest first.
+    points.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for point in &points {
+        let point = std::ffi::CString::new(*point).unwrap();
+        unsafe { libc::umount2(point.as_ptr(), libc::MNT_DETACH) };
+    }
+    points.len()
+}
+
 /// Kill and reap `pid` if it still exists (a half-restored tree, a victim
 /// criu left frozen), then wait until its pid is free.
 fn clean_up(pid: i32) {
@@ -360,6 +375,7 @@ fn calls_return_when_criu_is_killed_at_random_moments() {
     );
     let restored_left = running.nothing_left(&top);
     eprintln!("{restored_left} trees finished restoring after their criu was killed (the caller's, left alone)");
+    eprintln!("{} mounts left by criu under the images directories", unmount_leftovers(&top));
     let _ = std::fs::remove_dir_all(&top);
 }
 
@@ -404,6 +420,7 @@ fn a_restored_tree_outlives_a_criu_killed_before_answering() {
     let log = dir.join("victim.log");
     let (pid, first) = start_victim(&log);
     restored_tree_outlives_its_killed_criu(&dir, pid, &log, &first, false);
+    let first_dir = dir;
 
     // A shell job: a process in a session (and process group) led by its
     // parent, outside the dumped tree; restored, it joins criu's group.
@@ -420,4 +437,8 @@ fn a_restored_tree_outlives_a_criu_killed_before_answering() {
     restored_tree_outlives_its_killed_criu(&dir, pid, &log, &first, true);
     reap_shell.join().unwrap();
     assert_eq!(running.nothing_left(&dir), 0, "no restored tree is left here");
+    for dir in [&dir, &first_dir] {
+        eprintln!("{} mounts left by criu under {}", unmount_leftovers(dir), dir.display());
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
