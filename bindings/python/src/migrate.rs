@@ -28,8 +28,10 @@ impl Options {
         run(slf, |o, _| migrate::cpuinfo_dump(o))
     }
 
-    /// Raise CriuRpcError (cr_errno ENOTSUP) unless the images' tree can run
-    /// on this CPU (its cpuinfo.img comes from cpuinfo_dump()).
+    /// Raise CriuRpcError unless the images' tree can run on this CPU (its
+    /// cpuinfo.img comes from cpuinfo_dump()). When the CPUs differ, criu
+    /// 4.2.1 on x86 sends no cr_errno (criu's log names the difference);
+    /// cr_errno ENOTSUP comes only where criu has no CPU check (arm, aarch64).
     fn cpuinfo_check(slf: &Bound<'_, Self>) -> PyResult<()> {
         run(slf, |o, _| migrate::cpuinfo_check(o))
     }

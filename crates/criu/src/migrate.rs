@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::ops::{call, connect, exchange, exchange_bytes, missing, no_hook, request};
 use crate::options::{Options, Service, DEFAULT_SERVICE_BINARY};
 use crate::rpc::{CriuReq, CriuReqType, CriuResp};
-use crate::service::{Child, Connection};
+use crate::service::{how_it_ended, socket_holders, Child, ChildFds, Connection, Launch, PassedFds};
 
 /// A page server criu started: its pid and the TCP port it listens on (the
 /// one the kernel chose when port 0 was asked for).
@@ -68,12 +68,7 @@ fn listener_pid(port: i32) -> Option<i32> {
             (local_port == wanted && fields.get(3) == Some(&LISTEN)).then(|| fields.get(9).map(|i| i.to_string()))?
         })
     })?;
-    let target = std::ffi::OsString::from(format!("socket:[{inode}]"));
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-        let fds = std::fs::read_dir(entry.path().join("fd")).ok()?;
-        fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target)).then_some(pid)
-    })
+    socket_holders(inode.parse().ok()?).into_iter().next()
 }
 
 /// Start a page server as a daemon (criu's PAGE_SERVER request), listening
@@ -86,7 +81,8 @@ fn listener_pid(port: i32) -> Option<i32> {
 /// listens on (pid 0 if that fails, e.g. criu listens in another network
 /// namespace than the calling thread's).
 pub fn start_page_server(opts: &mut Options) -> Result<PageServer> {
-    daemon_page_server(call(opts, request(CriuReqType::PageServer, Some(opts.rpc.clone())), false)?)
+    // criu forks the daemon: it gets only what this criu has.
+    daemon_page_server(call(opts, request(CriuReqType::PageServer, Some(opts.rpc.clone())), Launch::Daemon)?)
 }
 
 fn daemon_page_server(resp: CriuResp) -> Result<PageServer> {
@@ -100,14 +96,17 @@ fn daemon_page_server(resp: CriuResp) -> Result<PageServer> {
 /// Record this CPU's features into the images directory (`cpuinfo.img`),
 /// for [`cpuinfo_check`] on the destination.
 pub fn cpuinfo_dump(opts: &mut Options) -> Result<()> {
-    call(opts, request(CriuReqType::CpuinfoDump, Some(opts.rpc.clone())), false).map(|_| ())
+    call(opts, request(CriuReqType::CpuinfoDump, Some(opts.rpc.clone())), Launch::Request).map(|_| ())
 }
 
 /// Whether the tree whose `cpuinfo.img` is in the images directory can run
-/// on this CPU: `Ok` when it can; an [`Error::Rpc`] with `cr_errno` ENOTSUP
-/// when the CPUs differ in what matters (see [`Options::set_cpu_cap`]).
+/// on this CPU: `Ok` when it can; an [`Error::Rpc`] without `cr_errno` when
+/// the CPUs differ in what matters (see [`Options::set_cpu_cap`]; criu's
+/// log names the difference), as criu 4.2.1 answers on x86. `cr_errno`
+/// ENOTSUP comes only where criu has no CPU check for the architecture
+/// (arm, aarch64).
 pub fn cpuinfo_check(opts: &mut Options) -> Result<()> {
-    call(opts, request(CriuReqType::CpuinfoCheck, Some(opts.rpc.clone())), false).map(|_| ())
+    call(opts, request(CriuReqType::CpuinfoCheck, Some(opts.rpc.clone())), Launch::Request).map(|_| ())
 }
 
 /// A connection to criu kept open between requests (the request's
@@ -146,7 +145,9 @@ impl Session {
             Some(conn) => conn,
             None => {
                 let (service, rpc) = (opts.service.clone(), opts.rpc.clone());
-                self.conn.insert(connect(opts, &service, &rpc, false)?)
+                // The session's criu, and the page servers it starts,
+                // outlive the call.
+                self.conn.insert(connect(opts, &service, &rpc, Launch::Daemon)?)
             }
         };
         let result = exchange(conn, opts, &req, &mut no_hook);
@@ -164,7 +165,8 @@ impl Session {
     /// pycriu-compatible Python module does: nothing is checked or added on
     /// the way. When no connection is open, one is opened as the options
     /// say (a criu started for a DUMP without a pid is detached, as a dump
-    /// of the caller needs; it gets the descriptors of `inherit_fd`). It
+    /// of the caller needs; one kept open gets only its socket, as a
+    /// daemon; any other gets the descriptors of `inherit_fd`). It
     /// stays open after a request with `keep_open` (criu then waits for
     /// more), and is closed after any other or after a failure.
     pub fn request_bytes(&mut self, opts: &mut Options, req: &CriuReq) -> Result<Vec<u8>> {
@@ -172,9 +174,19 @@ impl Session {
             Some(conn) => conn,
             None => {
                 let rpc = req.opts.clone().unwrap_or_default();
-                let detach = req.r#type == CriuReqType::Dump as i32 && rpc.pid.is_none();
+                let launch = if req.r#type == CriuReqType::Dump as i32 && rpc.pid.is_none() {
+                    Launch::Detached
+                } else if req.keep_open == Some(true) {
+                    // A criu kept open, and the page servers it starts,
+                    // outlive the call.
+                    Launch::Daemon
+                } else if req.r#type == CriuReqType::Restore as i32 {
+                    Launch::restore(&rpc)
+                } else {
+                    Launch::Request
+                };
                 let inherited: Vec<i32> = rpc.inherit_fd.iter().map(|i| i.fd).collect();
-                let conn = Connection::open(&opts.service, detach, &inherited, opts.reply_timeout)?;
+                let conn = Connection::open(&opts.service, launch, &inherited, opts.reply_timeout)?;
                 if matches!(opts.service, Service::Fd(_)) {
                     // The connection owns the caller's socket now.
                     opts.service = Service::Fd(-1);
@@ -284,10 +296,11 @@ pub fn start_lazy_pages(opts: &Options) -> Result<LazyPages> {
     };
     let (ready_r, ready_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::connect("status pipe", e))?;
-    let (args, mut keep) = lazy_pages_args(opts, &ready_w)?;
-    keep.push(ready_w.as_raw_fd());
+    let mut passed = PassedFds::default();
+    let args = lazy_pages_args(opts, &ready_w, &mut passed)?;
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let child = Child::spawn(&binary, &args, &keep)?;
+    // The daemon outlives the call: it gets only what its command line names.
+    let child = Child::spawn(&binary, &args, ChildFds::Only(passed.fds()), true)?;
     drop(ready_w);
     let mut daemon = LazyPages { child, log: criu_log::log_path(&opts.rpc) };
     match wait_ready(ready_r, opts.reply_timeout) {
@@ -297,19 +310,18 @@ pub fn start_lazy_pages(opts: &Options) -> Result<LazyPages> {
     }
 }
 
-/// The command line of `criu lazy-pages` for `opts`, and the caller's
-/// descriptors it names.
-fn lazy_pages_args(opts: &Options, status: &OwnedFd) -> Result<(Vec<String>, Vec<i32>)> {
+/// The command line of `criu lazy-pages` for `opts`; the descriptors it
+/// names are added to `passed`, under the numbers they will have in it.
+fn lazy_pages_args(opts: &Options, status: &OwnedFd, passed: &mut PassedFds) -> Result<Vec<String>> {
     let rpc = &opts.rpc;
     let mut args = vec!["lazy-pages".to_owned()];
-    let mut keep = Vec::new();
     let mut dir = |flag: &str, fd: Option<i32>, path: Option<&str>, args: &mut Vec<String>| match (
         fd.filter(|fd| *fd >= 0),
         path,
     ) {
         (Some(fd), _) => {
-            keep.push(fd);
-            args.extend([flag.to_owned(), format!("/proc/self/fd/{fd}")]);
+            let number = passed.pass(fd);
+            args.extend([flag.to_owned(), format!("/proc/self/fd/{number}")]);
         }
         (None, Some(path)) => args.extend([flag.to_owned(), path.to_owned()]),
         (None, None) => {}
@@ -353,8 +365,8 @@ fn lazy_pages_args(opts: &Options, status: &OwnedFd) -> Result<(Vec<String>, Vec
             args.extend([flag.to_owned(), value.clone()]);
         }
     }
-    args.extend(["--status-fd".to_owned(), status.as_raw_fd().to_string()]);
-    Ok((args, keep))
+    args.extend(["--status-fd".to_owned(), passed.pass(status.as_raw_fd()).to_string()]);
+    Ok(args)
 }
 
 /// Wait for the daemon's status byte: true when it came, false when the
@@ -426,12 +438,7 @@ impl LazyPages {
         if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
             return Ok(());
         }
-        let how = if libc::WIFSIGNALED(status) {
-            format!("was killed by signal {}", libc::WTERMSIG(status))
-        } else {
-            format!("exited with status {}", libc::WEXITSTATUS(status))
-        };
-        Err(self.failure(&how))
+        Err(self.failure(&how_it_ended(status)))
     }
 
     /// The error for a daemon that `how` (reaping it first if it exited).

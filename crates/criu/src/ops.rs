@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::notify::Notification;
 use crate::options::{Options, Service, DEFAULT_SERVICE_BINARY};
 use crate::rpc::{CriuFeatures, CriuOpts, CriuReq, CriuReqType, CriuResp};
-use crate::service::Connection;
+use crate::service::{Connection, Launch};
 use crate::tmpfile;
 
 pub use crate::migrate::{
@@ -159,15 +159,16 @@ fn answer_type(request: i32) -> i32 {
     }
 }
 
-/// Open a connection for a request with these options. A criu started by
-/// the library gets the descriptors of `inherit_fd` entries even when the
-/// caller opened them close-on-exec.
-pub(crate) fn connect(opts: &mut Options, service: &Service, rpc: &CriuOpts, detach: bool) -> Result<Connection> {
+/// Open a connection for a request with these options, a criu the library
+/// starts placed as `launch` says. Unless it is a daemon's, that criu gets
+/// the descriptors of `inherit_fd` entries even when the caller opened them
+/// close-on-exec.
+pub(crate) fn connect(opts: &mut Options, service: &Service, rpc: &CriuOpts, launch: Launch) -> Result<Connection> {
     if matches!(service, Service::Binary(_)) {
         check_config_file(rpc)?;
     }
     let inherited: Vec<i32> = rpc.inherit_fd.iter().map(|i| i.fd).collect();
-    let conn = Connection::open(service, detach, &inherited, opts.reply_timeout)?;
+    let conn = Connection::open(service, launch, &inherited, opts.reply_timeout)?;
     if matches!(service, Service::Fd(_)) {
         // The connection now owns (and will close) the caller's socket: a
         // later request must not use that number, which may by then name
@@ -190,15 +191,15 @@ fn check_config_file(rpc: &CriuOpts) -> Result<()> {
 }
 
 /// One request on a fresh connection.
-pub(crate) fn call(opts: &mut Options, req: CriuReq, detach: bool) -> Result<CriuResp> {
-    call_with(opts, req, detach, &mut no_hook)
+pub(crate) fn call(opts: &mut Options, req: CriuReq, launch: Launch) -> Result<CriuResp> {
+    call_with(opts, req, launch, &mut no_hook)
 }
 
-fn call_with(opts: &mut Options, req: CriuReq, detach: bool, hook: Hook) -> Result<CriuResp> {
+fn call_with(opts: &mut Options, req: CriuReq, launch: Launch, hook: Hook) -> Result<CriuResp> {
     let service = opts.service.clone();
     let mut conn = match &req.opts {
-        Some(rpc) => connect(opts, &service, rpc, detach)?,
-        None => connect(opts, &service, &CriuOpts::default(), detach)?,
+        Some(rpc) => connect(opts, &service, rpc, launch)?,
+        None => connect(opts, &service, &CriuOpts::default(), launch)?,
     };
     exchange(&mut conn, opts, &req, hook)
 }
@@ -222,7 +223,7 @@ pub fn check(opts: &mut Options) -> Result<()> {
     } else {
         None
     };
-    let result = call(opts, request(CriuReqType::Check, Some(rpc)), false).map(|_| ());
+    let result = call(opts, request(CriuReqType::Check, Some(rpc)), Launch::Request).map(|_| ());
     drop(scratch);
     result
 }
@@ -232,7 +233,7 @@ pub fn check(opts: &mut Options) -> Result<()> {
 /// checked before criu runs and saved while the tree is frozen; when the
 /// dump fails, their archive is removed again.
 pub fn dump(opts: &mut Options) -> Result<DumpOutcome> {
-    let self_dump = opts.rpc.pid.is_none();
+    let launch = if opts.rpc.pid.is_none() { Launch::Detached } else { Launch::Request };
     let mut rpc = opts.rpc.clone();
     let resp = if opts.tmp_files.is_empty() {
         // A restore puts back whatever archive its images hold: one left by
@@ -241,7 +242,7 @@ pub fn dump(opts: &mut Options) -> Result<DumpOutcome> {
         if let Ok(images) = ImagesDir::of(&rpc) {
             tmpfile::discard(images.fd())?;
         }
-        call(opts, request(CriuReqType::Dump, Some(rpc)), self_dump)?
+        call(opts, request(CriuReqType::Dump, Some(rpc)), launch)?
     } else {
         let images = ImagesDir::of(&rpc)?;
         tmpfile::check(&opts.tmp_files, opts.tmp_file_limit)?;
@@ -257,7 +258,7 @@ pub fn dump(opts: &mut Options) -> Result<DumpOutcome> {
             }
             Ok(())
         };
-        let result = call_with(opts, request(CriuReqType::Dump, Some(rpc)), self_dump, &mut save_at_post_dump);
+        let result = call_with(opts, request(CriuReqType::Dump, Some(rpc)), launch, &mut save_at_post_dump);
         if result.is_err() && saved {
             let _ = tmpfile::discard(images.fd());
         }
@@ -287,7 +288,7 @@ fn put_back_tmp_files(opts: &Options, rpc: &CriuOpts) -> Result<()> {
 
 /// One pre-dump: memory only, the tree keeps running.
 pub fn pre_dump(opts: &mut Options) -> Result<()> {
-    call(opts, request(CriuReqType::SinglePreDump, Some(opts.rpc.clone())), false).map(|_| ())
+    call(opts, request(CriuReqType::SinglePreDump, Some(opts.rpc.clone())), Launch::Request).map(|_| ())
 }
 
 /// Pre-dump repeatedly on one connection, then dump. After each pre-dump
@@ -302,7 +303,7 @@ pub fn dump_iters(opts: &mut Options, mut more: impl FnMut(&mut Options) -> i32)
         ));
     }
     let (service, rpc) = (opts.service.clone(), opts.rpc.clone());
-    let mut conn = connect(opts, &service, &rpc, false)?;
+    let mut conn = connect(opts, &service, &rpc, Launch::Request)?;
     loop {
         exchange(&mut conn, opts, &request(CriuReqType::PreDump, Some(opts.rpc.clone())), &mut no_hook)?;
         match more(opts) {
@@ -318,7 +319,8 @@ pub fn dump_iters(opts: &mut Options, mut more: impl FnMut(&mut Options) -> i32)
 /// The restored tree is criu's child and is reparented when criu exits.
 pub fn restore(opts: &mut Options) -> Result<i32> {
     put_back_tmp_files(opts, &opts.rpc)?;
-    let resp = call(opts, request(CriuReqType::Restore, Some(opts.rpc.clone())), false)?;
+    let launch = Launch::restore(&opts.rpc);
+    let resp = call(opts, request(CriuReqType::Restore, Some(opts.rpc.clone())), launch)?;
     resp.restore.map(|r| r.pid).ok_or_else(|| missing("restored pid"))
 }
 
@@ -336,14 +338,14 @@ pub fn restore_child(opts: &mut Options) -> Result<i32> {
     let mut rpc = opts.rpc.clone();
     rpc.rst_sibling = Some(true);
     put_back_tmp_files(opts, &rpc)?;
-    let mut conn = connect(opts, &service, &rpc, false)?;
+    let mut conn = connect(opts, &service, &rpc, Launch::restore(&rpc))?;
     let resp = exchange(&mut conn, opts, &request(CriuReqType::Restore, Some(rpc)), &mut no_hook)?;
     resp.restore.map(|r| r.pid).ok_or_else(|| missing("restored pid"))
 }
 
 /// The version of the criu binary the options reach.
 pub fn version(opts: &mut Options) -> Result<Version> {
-    let resp = call(opts, request(CriuReqType::Version, Some(opts.rpc.clone())), false)?;
+    let resp = call(opts, request(CriuReqType::Version, Some(opts.rpc.clone())), Launch::Request)?;
     let v = resp.version.ok_or_else(|| missing("version"))?;
     Ok(Version {
         major: v.major_number,
@@ -370,7 +372,7 @@ pub fn feature_check(opts: &mut Options, wanted: Features) -> Result<Features> {
         lazy_pages: ask(wanted.lazy_pages),
         pidfd_store: ask(wanted.pidfd_store),
     });
-    let resp = call(opts, req, false)?;
+    let resp = call(opts, req, Launch::Request)?;
     let got = resp.features.ok_or_else(|| missing("features"))?;
     Ok(Features {
         mem_track: got.mem_track.unwrap_or(false),

@@ -93,14 +93,7 @@ fn start_patterned_in_pidns(log: &Path, mib: u32) -> (u32, u32) {
         "unshare",
         &["--pid", "--fork", "setsid", "perl", "-e", PATTERNED, &log.display().to_string(), &mib.to_string()],
     );
-    let mut inner = 0;
-    wait_until("the process in its pid namespace", || {
-        inner = std::fs::read_to_string(format!("/proc/{outer}/task/{outer}/children"))
-            .ok()
-            .and_then(|c| c.split_whitespace().next().and_then(|p| p.parse().ok()))
-            .unwrap_or(0);
-        inner != 0
-    });
+    let inner = first_child(outer, "the process in its pid namespace");
     register(inner);
     (outer, inner)
 }

@@ -102,6 +102,20 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// The first child of process `parent`, once it has one (`what` names it
+/// for the wait's message).
+pub fn first_child(parent: u32, what: &str) -> u32 {
+    let mut child = 0;
+    wait_until(what, || {
+        child = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .ok()
+            .and_then(|c| c.split_whitespace().next().and_then(|p| p.parse().ok()))
+            .unwrap_or(0);
+        child != 0
+    });
+    child
+}
+
 /// Reap a dumped child and wait until its pid is free for the restore.
 pub fn reap(pid: u32) {
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
