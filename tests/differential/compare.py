@@ -127,6 +127,10 @@ def main():
     # (fix id, case, side, pattern) -> matched at least once
     shown = set()
     failed = 0
+    for side, cases in (("upstream", up_order), ("ours", ours_order)):
+        if not cases:
+            failed += 1
+            print("FAIL %s: no case was recorded: every_call.c reached no criu" % side)
 
     for case in order:
         a, b = up.get(case, []), ours.get(case, [])
