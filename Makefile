@@ -34,22 +34,31 @@ VERSION := $(shell sed -n 's/^\#define CRIU_VERSION "\(.*\)"$$/\1/p' $(HEADER))
 # (crates/libcriu), members of the workspace of Cargo.toml.
 RUST_SRC := $(shell find crates -type f) Cargo.toml Cargo.lock
 
-.PHONY: all deps lib criu demo test test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images fuzz \
+.PHONY: FORCE all deps lib criu demo test test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images fuzz \
         header install clean bench wheel test-zdtm
 
 all: lib
 
+# Nothing installed or cached is taken on trust: both scripts run at every
+# make, check what is there (packages, CRIU trees) and install or rebuild
+# what is missing or unfinished, quickly when all is in place. The files
+# they leave change only when their content does, so nothing that depends
+# on them is remade for nothing.
+FORCE:
+
 # Debian packages the build needs (protoc-c, protobuf-c, gcc, tini).
-$(BUILD)/.deps: scripts/install-deps scripts/apt.sh
+$(BUILD)/.deps: FORCE
 	@mkdir -p $(BUILD)
-	scripts/install-deps
-	@touch $@
+	@scripts/install-deps
+	@[ -f $@ ] || touch $@
 
 deps: $(BUILD)/.deps
 
-$(BUILD)/criu-env: scripts/install-criu scripts/apt.sh
+# The CRIU trees in the cache (CRIU_CACHE, by default ~/.cache/libcriu-rs).
+$(BUILD)/criu-env: FORCE
 	@mkdir -p $(BUILD)
-	scripts/install-criu > $@.tmp && mv $@.tmp $@
+	@scripts/install-criu > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 
 criu: $(BUILD)/criu-env
 	@cat $<
@@ -74,8 +83,9 @@ demo: lib $(BUILD)/criu-env
 
 test: test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-hostile test-python test-pycriu-diff test-zdtm test-images
 
+# Fails when a test file ran no test; lists every test that skipped itself, with why.
 test-rust: $(BUILD)/criu-env
-	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN CRIU_OLD_BIN=$$CRIU_OLD_BIN $(CARGO) test --locked --lib --tests
+	CARGO=$(CARGO) tests/rust/run $(BUILD)/criu-env
 	$(CARGO) test --locked -p criu --doc
 
 # Formatting and clippy over every crate of the workspace, warnings denied;

@@ -38,7 +38,7 @@ impl Hosts {
         for ns in &hosts.names {
             let made = Command::new("ip").args(["netns", "add", ns]).status().is_ok_and(|s| s.success());
             if !made {
-                eprintln!("skipped: `ip netns add` fails here, so there are no two hosts to migrate between");
+                common::skip(format_args!("`ip netns add` fails here, so there are no two hosts to migrate between"));
                 return None;
             }
             ip(&["-n", ns, "link", "set", "lo", "up"]);
@@ -408,7 +408,7 @@ fn dump_criu() -> u32 {
 fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
     let lazy = ops::feature_check(&mut options(), ops::Features { lazy_pages: true, ..Default::default() }).unwrap();
     if !lazy.lazy_pages {
-        eprintln!("skipped: criu reports no lazy pages here (criu check --feature uffd-noncoop fails)");
+        common::skip(format_args!("criu reports no lazy pages here (criu check --feature uffd-noncoop fails)"));
         return;
     }
     become_subreaper();

@@ -1,6 +1,8 @@
 //! The tmp-file archive without criu: save, put back, and refuse what must
 //! be refused (types, limits, damaged and hostile archives).
 
+mod common;
+
 use std::fs::{self, File};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
@@ -336,7 +338,7 @@ fn a_full_disk_fails_the_save_of_a_large_file_cleanly() {
     let mounted =
         unsafe { libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, size.as_ptr().cast()) };
     if mounted != 0 {
-        eprintln!("skipped: cannot mount a small tmpfs: {}", std::io::Error::last_os_error());
+        common::skip(format_args!("cannot mount a small tmpfs: {}", std::io::Error::last_os_error()));
         return;
     }
     let images = File::open(&small).unwrap();

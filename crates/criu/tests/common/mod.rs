@@ -17,6 +17,16 @@ pub fn criu_bin() -> PathBuf {
     std::env::var_os("CRIU_BIN").map(PathBuf::from).unwrap_or_else(|| "criu".into())
 }
 
+/// Reports the calling test as skipped, with the reason, where `make test`
+/// shows it: straight to stderr, past the test harness's output capture
+/// (which swallows an `eprintln!` of a test that passes), so tests/rust/run
+/// can list every skip with its reason. The test then returns.
+pub fn skip(reason: std::fmt::Arguments) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let _ = writeln!(std::io::stderr(), "skipped: {test}: {reason}");
+}
+
 /// Options reaching the criu under test, logging at debug level.
 pub fn options() -> Options {
     let mut o = Options::new();
