@@ -8,7 +8,10 @@
 #                the examples, the C tests, hostile input/faults/threads,
 #                the Python module (from its wheel), its pycriu face
 #                beside upstream pycriu (differential), CRIU's zdtm suite
-#                through libcriu.pycriu, every CRIU image against upstream crit
+#                through libcriu.pycriu, every CRIU image against upstream crit,
+#                rust-criu 0.6.1's own tests against compat/rust-criu
+#   make test-youki  youki 0.7.0 built on compat/rust-criu checkpoints a
+#                busybox container (slow: two youki builds; not in make test)
 #   make wheel   the Python module as an abi3 manylinux wheel (build/wheels/)
 #   make bench   ours beside upstream libcriu, interleaved, as ratios
 #                (bench/results/; never part of make test; needs root)
@@ -34,7 +37,7 @@ VERSION := $(shell sed -n 's/^\#define CRIU_VERSION "\(.*\)"$$/\1/p' $(HEADER))
 # (crates/libcriu), members of the workspace of Cargo.toml.
 RUST_SRC := $(shell find crates -type f) Cargo.toml Cargo.lock
 
-.PHONY: FORCE all deps lib criu demo test test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images fuzz \
+.PHONY: FORCE all deps lib criu demo test test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images test-rust-criu test-youki fuzz \
         header install clean bench wheel test-zdtm
 
 all: lib
@@ -81,7 +84,7 @@ header:
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-hostile test-python test-pycriu-diff test-zdtm test-images
+test: test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-hostile test-python test-pycriu-diff test-zdtm test-images test-rust-criu
 
 # Fails when a test file ran no test; lists every test that skipped itself, with why.
 test-rust: $(BUILD)/criu-env
@@ -135,6 +138,19 @@ test-hostile: lib $(BUILD)/criu-env
 # byte-exact round trips.
 test-images: $(BUILD)/criu-env
 	tests/images/run $(BUILD)/criu-env
+
+# compat/rust-criu: its own tests (a failed call names criu's cause and
+# leaves no zombie, no fd, no consumed option), then rust-criu 0.6.1's
+# integration tests, taken from its package at test time, against ours and
+# against rust-criu 0.6.1 itself, side by side.
+test-rust-criu: $(BUILD)/criu-env
+	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN $(CARGO) test --locked -p rust-criu
+	tests/rust-criu/run $(BUILD)/criu-env
+
+# youki 0.7.0 from its package, built with compat/rust-criu patched in and
+# as shipped, checkpoints a busybox container; criu-image shows the images.
+test-youki: $(BUILD)/criu-env
+	tests/youki/run $(BUILD)/criu-env
 
 # Each cargo-fuzz target for FUZZ_SECONDS (make test replays the corpora).
 FUZZ_SECONDS ?= 60

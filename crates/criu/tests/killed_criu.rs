@@ -68,7 +68,11 @@ impl Running {
             .into_iter()
             .map(|(pid, comm)| {
                 let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                format!("{pid} {comm} {:?} {:?}", stat_fields(pid), String::from_utf8_lossy(&cmdline).replace('\0', " "))
+                format!(
+                    "{pid} {comm} {:?} {:?}",
+                    stat_fields(pid),
+                    String::from_utf8_lossy(&cmdline).replace('\0', " ")
+                )
             })
             .collect();
         assert!(left.is_empty(), "processes left running: {left:?}");
@@ -156,7 +160,9 @@ fn live_children() -> Vec<(i32, String)> {
     let me = std::process::id() as i32;
     all_pids()
         .into_iter()
-        .filter_map(|pid| stat_fields(pid).filter(|(_, state, ppid, ..)| *ppid == me && *state != 'Z').map(|(comm, ..)| (pid, comm)))
+        .filter_map(|pid| {
+            stat_fields(pid).filter(|(_, state, ppid, ..)| *ppid == me && *state != 'Z').map(|(comm, ..)| (pid, comm))
+        })
         .collect()
 }
 
@@ -165,7 +171,9 @@ fn open_fds() -> Vec<String> {
     let mut fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
         .unwrap()
         .flatten()
-        .filter_map(|e| Some(format!("{} -> {}", e.file_name().to_str()?, std::fs::read_link(e.path()).ok()?.display())))
+        .filter_map(|e| {
+            Some(format!("{} -> {}", e.file_name().to_str()?, std::fs::read_link(e.path()).ok()?.display()))
+        })
         .collect();
     fds.sort();
     fds
@@ -182,7 +190,8 @@ fn reap_orphans() {
 fn unmount_leftovers(dir: &Path) -> usize {
     let prefix = format!("{}/", dir.display());
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mut points: Vec<&str> = mountinfo.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&prefix)).collect();
+    let mut points: Vec<&str> =
+        mountinfo.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&prefix)).collect();
     // Deepest first.
     points.sort_by_key(|m| std::cmp::Reverse(m.len()));
     for point in &points {
@@ -263,7 +272,11 @@ fn round(flight: &InFlight, slot: usize, dir: &Path, tally: &Mutex<Tally>) {
         match restored {
             Ok(restored) => {
                 assert_eq!(restored, pid as i32, "the restored tree keeps its pid");
-                assert!(memory_intact(restored, &log, &first), "restored process {restored}: memory changed ({:?})", sums(&log));
+                assert!(
+                    memory_intact(restored, &log, &first),
+                    "restored process {restored}: memory changed ({:?})",
+                    sums(&log)
+                );
                 tally.lock().unwrap().restores_checked += 1;
                 finish(restored);
             }
@@ -309,7 +322,10 @@ fn calls_return_when_criu_is_killed_at_random_moments() {
                 for (slot, call) in flight.lock().unwrap().iter().enumerate() {
                     if let Some((what, since)) = call {
                         if since.elapsed() > HANG {
-                            eprintln!("HANG: worker {slot}'s {what} has not returned after {} s", since.elapsed().as_secs());
+                            eprintln!(
+                                "HANG: worker {slot}'s {what} has not returned after {} s",
+                                since.elapsed().as_secs()
+                            );
                             std::process::exit(3);
                         }
                     }
