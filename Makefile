@@ -2,7 +2,7 @@
 #
 #   make demo    build everything (CRIU too, if missing), then checkpoint and
 #                restore a demo process through our library
-#   make test    every test: Rust tests, header freshness, the differential
+#   make test    every test: Rust tests, header freshness and names, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
 #                the examples, the C tests, hostile input/faults/threads,
 #                the Python module (from its wheel), CRIU's zdtm suite
@@ -71,7 +71,9 @@ test: test-rust test-header test-diff test-upstream test-install test-examples t
 test-rust: $(BUILD)/criu-env
 	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN CRIU_OLD_BIN=$$CRIU_OLD_BIN $(CARGO) test --locked --lib --tests
 
-test-header: $(BUILD)/.deps
+# Freshness of criu.h, and no name in it that upstream's criu.h (from the
+# CRIU tree) lacks, unless prefixed criu_/CRIU_.
+test-header: $(BUILD)/.deps $(BUILD)/criu-env
 	$(CARGO) test --locked --test header
 
 test-diff: lib $(BUILD)/criu-env
