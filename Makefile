@@ -2,8 +2,8 @@
 #
 #   make demo    build everything (CRIU too, if missing), then checkpoint and
 #                restore a demo process through our library
-#   make test    every test: fmt and clippy, Rust tests, header freshness,
-#                no criu_* export outside the C library, the differential
+#   make test    every test: fmt and clippy, Rust tests, header freshness
+#                and names, no criu_* export outside the C library, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
 #                the examples, the C tests, hostile input/faults/threads,
 #                the Python module (from its wheel), its pycriu face
@@ -98,7 +98,9 @@ test-lint: $(BUILD)/.deps
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps -p criu
 
-test-header: $(BUILD)/.deps
+# Freshness of criu.h, and no name in it that upstream's criu.h (from the
+# CRIU tree) lacks, unless prefixed criu_/CRIU_.
+test-header: $(BUILD)/.deps $(BUILD)/criu-env
 	$(CARGO) test --locked -p libcriu --test header
 
 # Only the C library exports criu_* symbols: a Rust cdylib built on the core
