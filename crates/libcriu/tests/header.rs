@@ -154,7 +154,7 @@ fn compiler_macros(root: &Path) -> std::collections::BTreeSet<String> {
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| l.strip_prefix("#define "))
-            .map(|l| l.split(|c: char| c == ' ' || c == '(').next().unwrap().to_owned())
+            .map(|l| l.split([' ', '(']).next().unwrap().to_owned())
             .collect()
     };
     let with = defined(&format!("{system}#include \"{}\"\n", header.display()));
