@@ -91,15 +91,7 @@ class CriuCallbackError(CriuError):
 
 
 # They are libcriu's classes: tracebacks, reprs and pickles name them so.
-for _cls in (
-    CriuError,
-    CriuRpcError,
-    CriuConnectionError,
-    CriuCommunicationError,
-    CriuUnsupportedError,
-    CriuProtocolError,
-    CriuInvalidArgumentError,
-    CriuCallbackError,
-):
-    _cls.__module__ = "libcriu"
+for _cls in list(globals().values()):
+    if isinstance(_cls, type) and issubclass(_cls, CriuError):
+        _cls.__module__ = "libcriu"
 del _cls
