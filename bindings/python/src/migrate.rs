@@ -7,20 +7,23 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::{run, to_py_err, Options};
+use crate::errors::to_py_err;
+use crate::operations::run;
+use crate::options::Options;
+use crate::records::PageServer;
 use criu::migrate;
 
 // set_lazy_pages() and set_status_fd() come with every other option from
-// the core's table (see lib.rs).
+// the core's table (see options.rs).
 
 #[pymethods]
 impl Options {
     /// Start a page server as a daemon, listening on the address and port of
     /// set_page_server_address_port() (port 0: one the kernel chooses) and
     /// writing what it receives into the images directory; it serves one
-    /// dump and exits. Returns ``(pid, port)``.
-    fn start_page_server(slf: &Bound<'_, Self>) -> PyResult<(i32, i32)> {
-        run(slf, |o, _| migrate::start_page_server(o).map(|s| (s.pid, s.port)))
+    /// dump and exits. Returns a PageServer (``pid, port = ...`` unpacks it).
+    fn start_page_server(slf: &Bound<'_, Self>) -> PyResult<PageServer> {
+        run(slf, |o, _| migrate::start_page_server(o).map(PageServer::from))
     }
 
     /// Record this CPU's features into the images directory (cpuinfo.img).
@@ -62,12 +65,12 @@ impl Session {
     }
 
     /// Start a page server as a child of this session's criu (see
-    /// Options.start_page_server() for what it does); returns ``(pid, port)``.
-    fn page_server_chld(&self, opts: &Bound<'_, Options>) -> PyResult<(i32, i32)> {
+    /// Options.start_page_server() for what it does); returns a PageServer.
+    fn page_server_chld(&self, opts: &Bound<'_, Options>) -> PyResult<PageServer> {
         let inner = &self.inner;
         run(opts, |o, _| {
             let mut session = inner.lock().unwrap_or_else(PoisonError::into_inner);
-            session.page_server_chld(o).map(|s| (s.pid, s.port))
+            session.page_server_chld(o).map(PageServer::from)
         })
     }
 
