@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use prost::Message;
 
-use super::image::{self, decode, Layout, IMG_COMMON_MAGIC};
-use super::pb::*;
+use super::super::image::{self, decode, Layout, IMG_COMMON_MAGIC};
+use super::super::pb::*;
 use super::*;
 use crate::error::Error;
 
