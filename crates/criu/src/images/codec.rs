@@ -14,8 +14,9 @@
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as Pb};
 use serde_json::{Map, Value};
 
-use super::dict::{base64_decode, base64_lines, from_dict, to_dict};
+use super::dict::{from_dict, to_dict};
 use super::schema::{self, Extra, Layout, IMG_COMMON, IMG_SERVICE};
+use super::text::{base64_decode, base64_lines};
 
 /// Why an image could not be decoded or encoded.
 #[derive(Clone, Debug, PartialEq, Eq)]

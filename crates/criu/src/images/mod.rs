@@ -4,11 +4,13 @@ pub mod codec;
 pub mod dict;
 pub mod explore;
 mod externals;
+pub mod flags;
 mod image;
 mod pb;
 pub mod pyjson;
 pub mod schema;
 pub mod stats;
+pub mod text;
 #[allow(dead_code)] // build.rs uses the rest
 mod wire;
 
