@@ -187,8 +187,7 @@ pub fn magic_name(data: &[u8]) -> R<&'static str> {
 
 /// The entries of an image of kind `magic`, strictly framed, each with its
 /// offset: the image must start with `magic` (after IMG_COMMON when
-/// `common`), and no entry may be longer than `max_entry`. The reader of
-/// [`super::external_resources`] and of the statistics is built on it.
+/// `common`), and no entry may be longer than `max_entry`.
 pub fn framed_entries(data: &[u8], common: bool, magic: u32, max_entry: u32) -> R<Vec<(u64, &[u8])>> {
     let mut cur = Cursor { data, pos: 0 };
     let wanted = if common { &[IMG_COMMON, magic][..] } else { &[magic][..] };
@@ -209,6 +208,19 @@ pub fn framed_entries(data: &[u8], common: bool, magic: u32, max_entry: u32) -> 
         out.push((at, cur.exact_from(at as usize, len, "an entry")?));
     }
     Ok(out)
+}
+
+/// The largest entry [`typed_entries`] accepts.
+pub const MAX_ENTRY: u32 = 16 << 20;
+
+/// The entries of an image of kind `magic` decoded as `M`, strictly
+/// ([`framed_entries`] with entries of at most [`MAX_ENTRY`] bytes):
+/// the typed reader of [`super::external_resources`].
+pub fn typed_entries<M: prost::Message + Default>(data: &[u8], common: bool, magic: u32) -> R<Vec<M>> {
+    framed_entries(data, common, magic, MAX_ENTRY)?
+        .into_iter()
+        .map(|(at, body)| M::decode(body).map_err(|e| invalid(format!("offset {at}: undecodable entry: {e}"))))
+        .collect()
 }
 
 /// The bytes of the first entry of an image of kind `name` (e.g. `"STATS"`).

@@ -9,9 +9,10 @@
 //! that key and the task and descriptor number each one goes to.
 //!
 //! The directory is treated as untrusted input (images travel between
-//! hosts): sizes are bounded, symbolic links and special files are refused,
-//! and damage is reported as [`crate::Error::InvalidArgument`] naming the image and
-//! the offset.
+//! hosts): it is read through [`super::container`] (sizes bounded, symbolic
+//! links and special files refused), entries are framed strictly
+//! ([`super::codec::typed_entries`]), and damage is reported as
+//! [`crate::Error::InvalidArgument`] naming the image and the offset.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -19,11 +20,13 @@ use std::path::Path;
 
 use prost::Message;
 
-use super::image::{self, invalid, read_entries, Layout};
+use super::codec::typed_entries;
+use super::container::ImagesDir;
 use super::pb::{
     self, FdTypes, FdinfoEntry, FileEntry, PipeEntry, RegFileEntry, TtyFileEntry, TtyInfoEntry, TtyType, UnixSkEntry,
 };
-use crate::error::Result;
+use super::schema::magic;
+use crate::error::{Error, Result};
 
 /// The kind of an external resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -83,10 +86,10 @@ pub struct ExternalResource {
 /// under the first of them in pstree.img. Failure is
 /// [`crate::Error::InvalidArgument`], naming the image and offset at fault.
 pub fn external_resources(images_dir: &Path) -> Result<Vec<ExternalResource>> {
-    let layout = read_layout(images_dir)?;
-    let files = Files::read(images_dir, layout)?;
+    let dump = Dump::open(images_dir)?;
+    let files = Files::read(&dump)?;
     let mut found = Vec::new();
-    for (pid, fd) in read_descriptors(images_dir, layout)? {
+    for (pid, fd) in read_descriptors(&dump)? {
         if let Some((kind, key, description)) = files.external(&fd) {
             found.push(ExternalResource { kind, key, pid, fd: fd.fd, description });
         }
@@ -102,33 +105,64 @@ const MAX_TASKS: usize = 1 << 22;
 const USK_EXTERN: u32 = 1 << 0;
 const USK_CALLBACK: u32 = 1 << 2;
 
-/// Reads inventory.img: which layout the other images have.
-fn read_layout(dir: &Path) -> Result<Layout> {
-    let name = "inventory.img";
-    let path = dir.join(name);
-    let entries: Vec<pb::InventoryEntry> = read_entries(dir, name, Layout::V1, image::INVENTORY_MAGIC)?
-        .ok_or_else(|| invalid(&path, None, "missing (not a criu images directory?)"))?;
-    let head = entries.first().ok_or_else(|| invalid(&path, None, "no entry"))?;
-    let layout = match head.img_version {
-        1 => Layout::V1,
-        2 => Layout::V1_1,
-        v => return Err(invalid(&path, None, &format!("unsupported image version {v}"))),
-    };
-    if head.fdinfo_per_id != Some(true) {
-        return Err(invalid(&path, None, "images too old (no per-table fdinfo), criu no longer restores them"));
+/// A dump's images directory, with what its inventory says of the other images.
+struct Dump {
+    dir: ImagesDir,
+    /// Whether images other than inventory.img start with IMG_COMMON
+    /// (image version 2, "1.1"; version 1 has the kind's magic alone).
+    common: bool,
+}
+
+impl Dump {
+    /// Opens the directory and reads inventory.img.
+    fn open(images_dir: &Path) -> Result<Dump> {
+        let path = images_dir.join("inventory.img");
+        let missing = || invalid(&path, "missing (not a criu images directory?)");
+        let dir = ImagesDir::open(images_dir)?.ok_or_else(missing)?;
+        let entries: Vec<pb::InventoryEntry> =
+            read(&dir, "inventory.img", false, magic("INVENTORY"))?.ok_or_else(missing)?;
+        let head = entries.first().ok_or_else(|| invalid(&path, "no entry"))?;
+        let common = match head.img_version {
+            1 => false,
+            2 => true,
+            v => return Err(invalid(&path, &format!("unsupported image version {v}"))),
+        };
+        if head.fdinfo_per_id != Some(true) {
+            return Err(invalid(&path, "images too old (no per-table fdinfo), criu no longer restores them"));
+        }
+        Ok(Dump { dir, common })
     }
-    Ok(layout)
+
+    /// The entries of the image `name` of kind `magic`, or `None` when there
+    /// is no such file (criu treats a missing image as an empty one).
+    fn entries<M: Message + Default>(&self, name: &str, magic: u32) -> Result<Option<Vec<M>>> {
+        read(&self.dir, name, self.common, magic)
+    }
+
+    /// [`Dump::entries`], a missing image read as empty.
+    fn all<M: Message + Default>(&self, name: &str, magic: u32) -> Result<Vec<M>> {
+        Ok(self.entries(name, magic)?.unwrap_or_default())
+    }
+}
+
+fn read<M: Message + Default>(dir: &ImagesDir, name: &str, common: bool, magic: u32) -> Result<Option<Vec<M>>> {
+    let Some(data) = dir.read(name)? else { return Ok(None) };
+    typed_entries(&data, common, magic).map(Some).map_err(|e| invalid(&dir.path().join(name), &e.to_string()))
+}
+
+/// An [`Error::InvalidArgument`] naming the image.
+fn invalid(path: &Path, what: &str) -> Error {
+    Error::InvalidArgument(format!("image {}: {what}", path.display()))
 }
 
 /// Every descriptor of the tree, with the pid of the task holding it.
-fn read_descriptors(dir: &Path, layout: Layout) -> Result<Vec<(u32, FdinfoEntry)>> {
+fn read_descriptors(dump: &Dump) -> Result<Vec<(u32, FdinfoEntry)>> {
     let name = "pstree.img";
-    let tree: Vec<pb::PstreeEntry> = read_entries(dir, name, layout, image::PSTREE_MAGIC)?
-        .ok_or_else(|| invalid(&dir.join(name), None, "missing"))?;
+    let tree: Vec<pb::PstreeEntry> =
+        dump.entries(name, magic("PSTREE"))?.ok_or_else(|| invalid(&dump.dir.path().join(name), "missing"))?;
     if tree.len() > MAX_TASKS {
         return Err(invalid(
-            &dir.join(name),
-            None,
+            &dump.dir.path().join(name),
             &format!("{} tasks, more than the {MAX_TASKS} accepted", tree.len()),
         ));
     }
@@ -136,15 +170,12 @@ fn read_descriptors(dir: &Path, layout: Layout) -> Result<Vec<(u32, FdinfoEntry)
     let mut all = Vec::new();
     for task in tree {
         // Zombies have no ids image, and no descriptors.
-        let ids: Option<Vec<pb::TaskKobjIdsEntry>> =
-            read_entries(dir, &format!("ids-{}.img", task.pid), layout, image::IDS_MAGIC)?;
+        let ids: Option<Vec<pb::TaskKobjIdsEntry>> = dump.entries(&format!("ids-{}.img", task.pid), magic("IDS"))?;
         let Some(ids) = ids.and_then(|ids| ids.into_iter().next()) else { continue };
         if !tables.insert(ids.files_id) {
             continue;
         }
-        let fds: Vec<FdinfoEntry> =
-            read_entries(dir, &format!("fdinfo-{}.img", ids.files_id), layout, image::FDINFO_MAGIC)?
-                .unwrap_or_default();
+        let fds: Vec<FdinfoEntry> = dump.all(&format!("fdinfo-{}.img", ids.files_id), magic("FDINFO"))?;
         all.extend(fds.into_iter().map(|fd| (task.pid, fd)));
     }
     Ok(all)
@@ -169,27 +200,24 @@ struct Files {
 impl Files {
     /// Reads files.img, the per-kind images older criu wrote instead, and
     /// tty-info.img.
-    fn read(dir: &Path, layout: Layout) -> Result<Files> {
-        fn load<M: Message + Default>(dir: &Path, name: &str, layout: Layout, magic: u32) -> Result<Vec<M>> {
-            Ok(read_entries(dir, name, layout, magic)?.unwrap_or_default())
-        }
+    fn read(dump: &Dump) -> Result<Files> {
         let mut files = Files::default();
-        for entry in load::<FileEntry>(dir, "files.img", layout, image::FILES_MAGIC)? {
+        for entry in dump.all::<FileEntry>("files.img", magic("FILES"))? {
             files.add_file(entry);
         }
-        for reg in load::<RegFileEntry>(dir, "reg-files.img", layout, image::REG_FILES_MAGIC)? {
+        for reg in dump.all::<RegFileEntry>("reg-files.img", magic("REG_FILES"))? {
             files.add_file(FileEntry { reg: Some(reg), ..Default::default() });
         }
-        for pipe in load::<PipeEntry>(dir, "pipes.img", layout, image::PIPES_MAGIC)? {
+        for pipe in dump.all::<PipeEntry>("pipes.img", magic("PIPES"))? {
             files.add_file(FileEntry { pipe: Some(pipe), ..Default::default() });
         }
-        for usk in load::<UnixSkEntry>(dir, "unixsk.img", layout, image::UNIXSK_MAGIC)? {
+        for usk in dump.all::<UnixSkEntry>("unixsk.img", magic("UNIXSK"))? {
             files.add_file(FileEntry { usk: Some(usk), ..Default::default() });
         }
-        for tty in load::<TtyFileEntry>(dir, "tty.img", layout, image::TTY_FILES_MAGIC)? {
+        for tty in dump.all::<TtyFileEntry>("tty.img", magic("TTY_FILES"))? {
             files.add_file(FileEntry { tty: Some(tty), ..Default::default() });
         }
-        for info in load::<TtyInfoEntry>(dir, "tty-info.img", layout, image::TTY_INFO_MAGIC)? {
+        for info in dump.all::<TtyInfoEntry>("tty-info.img", magic("TTY_INFO"))? {
             if info.r#type() == TtyType::Pty && pty_is_master(info.rdev) {
                 files.pty_masters.insert(info.pty.as_ref().map_or(0, |p| p.index));
             }

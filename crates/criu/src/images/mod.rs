@@ -1,11 +1,11 @@
 //! CRIU's image files: reading, writing and exploring them.
 
 pub mod codec;
+pub mod container;
 pub mod dict;
 pub mod explore;
 mod externals;
 pub mod flags;
-mod image;
 mod pb;
 pub mod pyjson;
 pub mod schema;
