@@ -1,5 +1,6 @@
 //! CRIU's image files: reading, writing and exploring them.
 
+pub mod cli;
 pub mod codec;
 pub mod container;
 pub mod dict;
