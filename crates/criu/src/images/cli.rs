@@ -262,3 +262,78 @@ fn command(args: &[String], stdin: &mut dyn Read, stdout: &mut dyn Write) -> Res
         other => Err(Failure::Usage(format!("argument command: invalid choice: '{other}'"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `criu-image ARGS` with `stdin`: (exit code, stdout, stderr).
+    fn crit(args: &[&str], stdin: &[u8]) -> (u8, Vec<u8>, String) {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(&args, Streams { stdin: &mut &stdin[..], stdout: &mut out, stderr: &mut err });
+        (code, out, String::from_utf8(err).unwrap())
+    }
+
+    fn scratch(what: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("libcriu-rs-cli-{what}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A pstree image of one task, as criu writes it.
+    fn pstree() -> Vec<u8> {
+        let json = serde_json::json!({"magic": "PSTREE", "entries": [{"pid": 7, "ppid": 0, "pgid": 7, "sid": 7}]});
+        encode(&json).unwrap()
+    }
+
+    #[test]
+    fn usage_errors_and_help_as_crit_gives_them() {
+        assert_eq!(crit(&[], b""), (2, Vec::new(), format!("{USAGE}criu-image: error: too few arguments\n")));
+        let (code, _, err) = crit(&["bogus"], b"");
+        assert_eq!(
+            (code, err.lines().last()),
+            (2, Some("criu-image: error: argument command: invalid choice: 'bogus'"))
+        );
+        let (code, out, err) = crit(&["show", "-h"], b"");
+        assert_eq!((code, err.as_str()), (0, ""));
+        assert!(String::from_utf8(out).unwrap().starts_with(USAGE));
+    }
+
+    #[test]
+    fn decodes_stdin_and_encodes_back() {
+        let (code, json, err) = crit(&["decode"], &pstree());
+        assert_eq!((code, err.as_str()), (0, ""));
+        assert_eq!(
+            String::from_utf8(json.clone()).unwrap(),
+            "{\"magic\": \"PSTREE\", \"entries\": [{\"pid\": 7, \"ppid\": 0, \"pgid\": 7, \"sid\": 7}]}\n"
+        );
+        assert_eq!(crit(&["encode"], &json), (0, pstree(), String::new()));
+        let (code, _, err) = crit(&["decode"], b"\x01\x00\x00\x00raw page data");
+        assert_eq!(code, 1);
+        assert_eq!(err, "Unknown magic 0x1.\nMaybe you are feeding me an image with raw data(i.e. pages.img)?\n");
+    }
+
+    #[test]
+    fn image_files_go_through_the_container_reader() {
+        let dir = scratch("files");
+        let image = dir.join("pstree.img");
+        std::fs::write(&image, pstree()).unwrap();
+        let (code, out, _) = crit(&["info", image.to_str().unwrap()], b"");
+        assert_eq!(
+            (code, String::from_utf8(out).unwrap().as_str()),
+            (0, "{\n    \"magic\": \"PSTREE\",\n    \"count\": 1\n}\n")
+        );
+        let link = dir.join("link.img");
+        std::os::unix::fs::symlink(&image, &link).unwrap();
+        for args in [vec!["show", link.to_str().unwrap()], vec!["decode", "-i", link.to_str().unwrap()]] {
+            let (code, out, err) = crit(&args, b"");
+            assert_eq!((code, out.len()), (1, 0));
+            assert_eq!(err, format!("criu-image: {}: a symbolic link, not followed\n", link.display()));
+        }
+        let (code, _, err) = crit(&["info", "/dev/null"], b"");
+        assert_eq!((code, err.as_str()), (1, "criu-image: /dev/null: not a regular file but a character device\n"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
