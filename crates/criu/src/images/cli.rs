@@ -332,6 +332,12 @@ mod tests {
             assert_eq!((code, out.len()), (1, 0));
             assert_eq!(err, format!("criu-image: {}: a symbolic link, not followed\n", link.display()));
         }
+        // x reads the directory through the same reader.
+        std::fs::rename(&image, dir.join("real.img")).unwrap();
+        std::os::unix::fs::symlink(dir.join("real.img"), &image).unwrap();
+        let (code, _, err) = crit(&["x", dir.to_str().unwrap(), "ps"], b"");
+        assert_eq!(code, 1);
+        assert_eq!(err, format!("criu-image: {}: a symbolic link, not followed\n", dir.join("pstree.img").display()));
         let (code, _, err) = crit(&["info", "/dev/null"], b"");
         assert_eq!((code, err.as_str()), (1, "criu-image: /dev/null: not a regular file but a character device\n"));
         std::fs::remove_dir_all(dir).unwrap();

@@ -49,3 +49,21 @@ fn read_one(dir: &ImagesDir, name: &str) -> Result<Option<super::pb::StatsEntry>
         .map(Some)
         .map_err(|e| Error::InvalidArgument(format!("{}: {e}", dir.path().join(name).display())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_are_read_through_the_container_reader() {
+        let dir = std::env::temp_dir().join(format!("libcriu-rs-stats-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(image_stats(&dir).unwrap(), ImageStats::default());
+        assert_eq!(image_stats(&dir.join("none")).unwrap(), ImageStats::default());
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("stats-dump")).unwrap();
+        let msg = image_stats(&dir).unwrap_err().to_string();
+        assert!(msg.contains("stats-dump: a symbolic link, not followed"), "{msg}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
