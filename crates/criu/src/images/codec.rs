@@ -1,15 +1,18 @@
-//! Any CRIU image file to and from the dict pycriu makes of it:
-//! `{"magic": NAME, "entries": [entry, ...]}`, each entry the dict of its
-//! message ([`super::dict`]) with, where the image kind has one, its extra
-//! payload under `"extra"` (base64 text, a list, or for TCP queues a dict).
+//! The framing of an image file, and the whole image to and from the dict
+//! pycriu makes of it: `{"magic": NAME, "entries": [entry, ...]}`, each
+//! entry the dict of its message ([`super::dict`]) with, where the image
+//! kind has one, its extra payload under `"extra"` (base64 text, a list, or
+//! for TCP queues a dict).
 //!
-//! The container: one magic number (inventory.img) or IMG_COMMON /
-//! IMG_SERVICE then the kind's magic; then entries of a 32-bit length in
-//! host byte order, that many bytes of protobuf, and the kind's payload.
+//! The framing: one magic number (inventory.img) or IMG_COMMON /
+//! IMG_SERVICE then the kind's magic (all from [`super::schema::KINDS`]);
+//! then entries of a 32-bit length in host byte order, that many bytes of
+//! protobuf, and the kind's payload.
 //!
-//! Pure functions of bytes (no files), bounded by the input: a length
-//! larger than what is left reads what is left, as pycriu does, and nothing
-//! is allocated beyond the input's size.
+//! Pure functions of bytes (no files: [`super::container`] reads them),
+//! bounded by the input: an entry or payload read past the end is
+//! an error naming its offset (pycriu takes what is left), and nothing is
+//! allocated beyond the input's size.
 
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as Pb};
 use serde_json::{Map, Value};
