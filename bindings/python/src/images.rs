@@ -1,12 +1,14 @@
 //! The native half of `libcriu.images` (pycriu's `images` API) and of the
 //! `criu-image` Python entry point: image bytes to and from the dicts
-//! pycriu makes, `crit x` texts, and an images directory's statistics.
-//! The pure-Python half is python/libcriu/images.py.
+//! pycriu makes, an images directory's statistics, and the core's crit
+//! command line ([`criu::images::cli::run`]) over Python's streams.
+//! The pure-Python halves are python/libcriu/images.py and crit.py.
 
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
-use criu::images::explore::{explore, Explore};
-use criu::images::{self, pyjson, ImageError};
+use criu::images::{self, cli, ImageError};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -112,19 +114,45 @@ fn images_info<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>>
     to_py(py, &value)
 }
 
-/// `json.dumps(value, indent=indent)` of a decoded image, as crit prints it.
-#[pyfunction]
-#[pyo3(signature = (data, pretty=false, no_payload=false))]
-fn images_json(py: Python<'_>, data: &[u8], pretty: bool, no_payload: bool) -> PyResult<String> {
-    py.detach(|| images::decode(data, pretty, no_payload).map(|v| pyjson::to_string(&v, pretty.then_some(4))))
-        .map_err(|e| image_err(py, e))
+/// A Python exception met by a reader or writer, as the I/O error crit reports.
+fn io_error(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
 }
 
-/// The text of `crit x DIR WHAT`.
+/// A Python `read(n) -> bytes` as a Rust reader.
+struct PyReader(Py<PyAny>);
+
+impl Read for PyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Python::attach(|py| {
+            let got = self.0.call1(py, (buf.len(),)).map_err(io_error)?;
+            let bytes = got.bind(py).cast::<PyBytes>().map_err(io_error)?.as_bytes();
+            let n = bytes.len().min(buf.len());
+            buf[..n].copy_from_slice(&bytes[..n]);
+            Ok(n)
+        })
+    }
+}
+
+/// A Python `write(bytes)` as a Rust writer.
+struct PyWriter(Py<PyAny>);
+
+impl Write for PyWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Python::attach(|py| self.0.call1(py, (PyBytes::new(py, buf),)).map(|_| buf.len()).map_err(io_error))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `criu-image ARGS` (the core's crit, as the binary runs it) over the
+/// given `read(n)` and `write(bytes)` callables; returns the exit code.
 #[pyfunction]
-fn images_explore(py: Python<'_>, images_dir: PathBuf, what: &str) -> PyResult<String> {
-    let what = Explore::from_name(what).ok_or_else(|| PyValueError::new_err(format!("cannot explore {what:?}")))?;
-    py.detach(|| explore(&images_dir, what)).map_err(|e| image_err(py, e))
+fn crit_run(py: Python<'_>, args: Vec<OsString>, read: Py<PyAny>, write_out: Py<PyAny>, write_err: Py<PyAny>) -> u8 {
+    let (mut stdin, mut stdout, mut stderr) = (PyReader(read), PyWriter(write_out), PyWriter(write_err));
+    py.detach(|| cli::run(&args, cli::Streams { stdin: &mut stdin, stdout: &mut stdout, stderr: &mut stderr }))
 }
 
 /// `(dump, restore)`: the statistics of an images directory, each a dict
@@ -178,8 +206,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(images_loads, m)?)?;
     m.add_function(wrap_pyfunction!(images_dumps, m)?)?;
     m.add_function(wrap_pyfunction!(images_info, m)?)?;
-    m.add_function(wrap_pyfunction!(images_json, m)?)?;
-    m.add_function(wrap_pyfunction!(images_explore, m)?)?;
+    m.add_function(wrap_pyfunction!(crit_run, m)?)?;
     m.add_function(wrap_pyfunction!(image_stats, m)?)?;
     Ok(())
 }

@@ -99,6 +99,40 @@ def test_crit_commands(dumped: Path, capsys: pytest.CaptureFixture) -> None:
     assert "Unknown magic" in capsys.readouterr().err
 
 
+def test_crit_is_the_binarys_command_line(dumped: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Usage errors: crit's texts and exit code 2, as the criu-image binary gives them.
+    with pytest.raises(SystemExit) as exited:
+        crit.main([])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == ("usage: criu-image [-h] [--version] {decode,encode,info,x,show} ...\n"
+                                       "criu-image: error: too few arguments\n")
+    with pytest.raises(SystemExit) as exited:
+        crit.main(["x", str(dumped), "nothing"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.endswith("criu-image: error: argument what: invalid choice: 'nothing' "
+                                            "(choose from 'ps', 'fds', 'mems', 'rss')\n")
+    crit.main(["--help"])
+    assert "decode [--pretty] [-i IN] [-o OUT]" in capsys.readouterr().out
+
+    # decode from stdin, encode from a file back to the image's bytes.
+    image = dumped / "pstree.img"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(image.read_bytes())))
+    crit.main(["decode"])
+    decoded = capsys.readouterr().out
+    assert json.loads(decoded) == images.loads(image.read_bytes())
+    (tmp_path / "pstree.json").write_text(decoded)
+    crit.main(["encode", "-i", str(tmp_path / "pstree.json"), "-o", str(tmp_path / "pstree.img")])
+    assert (tmp_path / "pstree.img").read_bytes() == image.read_bytes()
+
+    # An image file is read through the core's container reader: no link followed.
+    (tmp_path / "link.img").symlink_to(image)
+    with pytest.raises(SystemExit) as exited:
+        crit.main(["show", str(tmp_path / "link.img")])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == "criu-image: %s: a symbolic link, not followed\n" % (tmp_path / "link.img")
+
+
 @pytest.fixture(scope="module")
 def old_dumped(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A dump written by the older criu (CRIU_OLD_BIN, 4.1.1), whose

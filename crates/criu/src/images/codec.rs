@@ -1,21 +1,25 @@
-//! Any CRIU image file to and from the dict pycriu makes of it:
-//! `{"magic": NAME, "entries": [entry, ...]}`, each entry the dict of its
-//! message ([`super::dict`]) with, where the image kind has one, its extra
-//! payload under `"extra"` (base64 text, a list, or for TCP queues a dict).
+//! The framing of an image file, and the whole image to and from the dict
+//! pycriu makes of it: `{"magic": NAME, "entries": [entry, ...]}`, each
+//! entry the dict of its message ([`super::dict`]) with, where the image
+//! kind has one, its extra payload under `"extra"` (base64 text, a list, or
+//! for TCP queues a dict).
 //!
-//! The container: one magic number (inventory.img) or IMG_COMMON /
-//! IMG_SERVICE then the kind's magic; then entries of a 32-bit length in
-//! host byte order, that many bytes of protobuf, and the kind's payload.
+//! The framing: one magic number (inventory.img) or IMG_COMMON /
+//! IMG_SERVICE then the kind's magic (all from [`super::schema::KINDS`]);
+//! then entries of a 32-bit length in host byte order, that many bytes of
+//! protobuf, and the kind's payload.
 //!
-//! Pure functions of bytes (no files), bounded by the input: a length
-//! larger than what is left reads what is left, as pycriu does, and nothing
-//! is allocated beyond the input's size.
+//! Pure functions of bytes (no files: [`super::container`] reads them),
+//! bounded by the input: an entry or payload read past the end is
+//! an error naming its offset (pycriu takes what is left), and nothing is
+//! allocated beyond the input's size.
 
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, ReflectMessage, Value as Pb};
 use serde_json::{Map, Value};
 
-use super::dict::{base64_decode, base64_lines, from_dict, to_dict};
+use super::dict::{from_dict, to_dict};
 use super::schema::{self, Extra, Layout, IMG_COMMON, IMG_SERVICE};
+use super::text::{base64_decode, base64_lines};
 
 /// Why an image could not be decoded or encoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -186,8 +190,7 @@ pub fn magic_name(data: &[u8]) -> R<&'static str> {
 
 /// The entries of an image of kind `magic`, strictly framed, each with its
 /// offset: the image must start with `magic` (after IMG_COMMON when
-/// `common`), and no entry may be longer than `max_entry`. The reader of
-/// [`super::external_resources`] and of the statistics is built on it.
+/// `common`), and no entry may be longer than `max_entry`.
 pub fn framed_entries(data: &[u8], common: bool, magic: u32, max_entry: u32) -> R<Vec<(u64, &[u8])>> {
     let mut cur = Cursor { data, pos: 0 };
     let wanted = if common { &[IMG_COMMON, magic][..] } else { &[magic][..] };
@@ -208,6 +211,19 @@ pub fn framed_entries(data: &[u8], common: bool, magic: u32, max_entry: u32) -> 
         out.push((at, cur.exact_from(at as usize, len, "an entry")?));
     }
     Ok(out)
+}
+
+/// The largest entry [`typed_entries`] accepts.
+pub const MAX_ENTRY: u32 = 16 << 20;
+
+/// The entries of an image of kind `magic` decoded as `M`, strictly
+/// ([`framed_entries`] with entries of at most [`MAX_ENTRY`] bytes):
+/// the typed reader of [`super::external_resources`].
+pub fn typed_entries<M: prost::Message + Default>(data: &[u8], common: bool, magic: u32) -> R<Vec<M>> {
+    framed_entries(data, common, magic, MAX_ENTRY)?
+        .into_iter()
+        .map(|(at, body)| M::decode(body).map_err(|e| invalid(format!("offset {at}: undecodable entry: {e}"))))
+        .collect()
 }
 
 /// The bytes of the first entry of an image of kind `name` (e.g. `"STATS"`).

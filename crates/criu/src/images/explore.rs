@@ -1,6 +1,7 @@
 //! `crit x DIR ps|fds|mems|rss`: a dump's process tree, descriptors,
 //! memory areas and resident pages, as text in crit's exact layout, built
-//! from the same dicts crit reads.
+//! from the same dicts crit reads. The directory is read through
+//! [`super::container`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,6 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::codec::{decode, ImageError};
+use super::container::ImagesDir;
 
 type R<T> = std::result::Result<T, ImageError>;
 
@@ -43,6 +45,7 @@ impl Explore {
 
 /// The text `crit x dir what` prints.
 pub fn explore(dir: &Path, what: Explore) -> R<String> {
+    let dir = ImagesDir::open_existing(dir)?;
     let mut x = Explorer { dir, files: None, by_image: HashMap::new(), names: HashMap::new(), out: String::new() };
     match what {
         Explore::Ps => x.ps()?,
@@ -53,8 +56,8 @@ pub fn explore(dir: &Path, what: Explore) -> R<String> {
     Ok(x.out)
 }
 
-struct Explorer<'a> {
-    dir: &'a Path,
+struct Explorer {
+    dir: ImagesDir,
     /// files.img's entries (empty when there is none).
     files: Option<Vec<Value>>,
     /// Entries of the per-kind images of older dumps, by image name.
@@ -110,10 +113,9 @@ fn task_id(p: &Value, key: &str) -> R<u64> {
     }
 }
 
-impl Explorer<'_> {
+impl Explorer {
     fn load(&self, name: &str) -> R<Vec<Value>> {
-        let path = self.dir.join(name);
-        let data = std::fs::read(&path).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+        let data = self.dir.read_existing(name)?;
         decode(&data, false, false).map(entries).map_err(|e| invalid(format!("{name}: {e}")))
     }
 

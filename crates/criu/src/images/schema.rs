@@ -277,9 +277,39 @@ pub const KINDS: &[(&str, u32, Layout)] = &[
 ];
 
 /// The magic that starts images other than inventory.img.
-pub(crate) const IMG_COMMON: u32 = 0x54564319;
+pub(crate) const IMG_COMMON: u32 = magic("IMG_COMMON");
 /// The magic that starts the service images (stats, irmap-cache).
-pub(crate) const IMG_SERVICE: u32 = 0x55105940;
+pub(crate) const IMG_SERVICE: u32 = magic("IMG_SERVICE");
+
+/// The magic named `name` in [`KINDS`], at compile time (a name not in
+/// the table fails the build): the constants other modules need are read
+/// from the one table, never written twice.
+pub const fn magic(name: &str) -> u32 {
+    let mut i = 0;
+    while i < KINDS.len() {
+        if same(KINDS[i].0, name) {
+            return KINDS[i].1;
+        }
+        i += 1;
+    }
+    panic!("no such image kind in KINDS")
+}
+
+/// `a == b`, usable in a const fn.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 /// The name and layout of the image kind with magic `value`.
 pub fn by_value(value: u32) -> Option<(&'static str, Layout)> {

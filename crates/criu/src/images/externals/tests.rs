@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use prost::Message;
 
-use super::image::{self, decode, Layout, IMG_COMMON_MAGIC};
-use super::pb::*;
+use super::super::codec::{typed_entries, MAX_ENTRY};
+use super::super::pb::*;
+use super::super::schema::magic;
 use super::*;
 use crate::error::Error;
 
@@ -19,12 +20,12 @@ fn scratch() -> PathBuf {
     dir
 }
 
-fn image_bytes<M: Message>(layout: Layout, magic: u32, entries: &[M]) -> Vec<u8> {
+fn image_bytes<M: Message>(common: bool, kind: u32, entries: &[M]) -> Vec<u8> {
     let mut out = Vec::new();
-    if layout == Layout::V1_1 && magic != image::INVENTORY_MAGIC {
-        out.extend(IMG_COMMON_MAGIC.to_ne_bytes());
+    if common && kind != magic("INVENTORY") {
+        out.extend(magic("IMG_COMMON").to_ne_bytes());
     }
-    out.extend(magic.to_ne_bytes());
+    out.extend(kind.to_ne_bytes());
     for entry in entries {
         out.extend((entry.encoded_len() as u32).to_ne_bytes());
         out.extend(entry.encode_to_vec());
@@ -32,27 +33,27 @@ fn image_bytes<M: Message>(layout: Layout, magic: u32, entries: &[M]) -> Vec<u8>
     out
 }
 
-fn write<M: Message>(dir: &Path, name: &str, layout: Layout, magic: u32, entries: &[M]) {
-    std::fs::write(dir.join(name), image_bytes(layout, magic, entries)).unwrap();
+fn write<M: Message>(dir: &Path, name: &str, common: bool, kind: u32, entries: &[M]) {
+    std::fs::write(dir.join(name), image_bytes(common, kind, entries)).unwrap();
 }
 
-fn inventory(dir: &Path, layout: Layout) {
-    let version = if layout == Layout::V1 { 1 } else { 2 };
+fn inventory(dir: &Path, common: bool) {
+    let version = if common { 2 } else { 1 };
     let head = InventoryEntry { img_version: version, fdinfo_per_id: Some(true), ..Default::default() };
-    write(dir, "inventory.img", layout, image::INVENTORY_MAGIC, &[head]);
+    write(dir, "inventory.img", common, magic("INVENTORY"), &[head]);
 }
 
-fn task(dir: &Path, layout: Layout, pid: u32, files_id: u32, fds: &[(u32, u32, FdTypes)]) {
+fn task(dir: &Path, common: bool, pid: u32, files_id: u32, fds: &[(u32, u32, FdTypes)]) {
     let ids = TaskKobjIdsEntry { files_id, ..Default::default() };
-    write(dir, &format!("ids-{pid}.img"), layout, image::IDS_MAGIC, &[ids]);
+    write(dir, &format!("ids-{pid}.img"), common, magic("IDS"), &[ids]);
     let fds: Vec<FdinfoEntry> =
         fds.iter().map(|&(fd, id, kind)| FdinfoEntry { id, fd, r#type: kind as i32, ..Default::default() }).collect();
-    write(dir, &format!("fdinfo-{files_id}.img"), layout, image::FDINFO_MAGIC, &fds);
+    write(dir, &format!("fdinfo-{files_id}.img"), common, magic("FDINFO"), &fds);
 }
 
-fn pstree(dir: &Path, layout: Layout, pids: &[u32]) {
+fn pstree(dir: &Path, common: bool, pids: &[u32]) {
     let tree: Vec<PstreeEntry> = pids.iter().map(|&pid| PstreeEntry { pid, ..Default::default() }).collect();
-    write(dir, "pstree.img", layout, image::PSTREE_MAGIC, &tree);
+    write(dir, "pstree.img", common, magic("PSTREE"), &tree);
 }
 
 fn reg(id: u32, name: &str, ext: bool) -> FileEntry {
@@ -98,7 +99,7 @@ fn tty_info(id: u32, kind: TtyType, major: u32, minor: u32, index: Option<u32>) 
 /// kind next to resources that are not external.
 fn crafted_dump() -> PathBuf {
     let dir = scratch();
-    let v = Layout::V1_1;
+    let v = true;
     inventory(&dir, v);
     pstree(&dir, v, &[10, 11, 12]);
     use FdTypes::*;
@@ -119,14 +120,14 @@ fn crafted_dump() -> PathBuf {
         tty(12, 3),
         tty(13, 4),
     ];
-    write(&dir, "files.img", v, image::FILES_MAGIC, &files);
+    write(&dir, "files.img", v, magic("FILES"), &files);
     let infos = [
         tty_info(1, TtyType::Pty, 136, 3, Some(3)),
         tty_info(2, TtyType::ExtTty, 4, 1, None),
         tty_info(3, TtyType::Pty, 136, 4, Some(4)),
         tty_info(4, TtyType::Pty, 5, 2, Some(4)),
     ];
-    write(&dir, "tty-info.img", v, image::TTY_INFO_MAGIC, &infos);
+    write(&dir, "tty-info.img", v, magic("TTY_INFO"), &infos);
     dir
 }
 
@@ -154,13 +155,13 @@ fn lists_each_kind_of_external_resource() {
 #[test]
 fn shared_tables_and_zombies_are_handled() {
     let dir = scratch();
-    let v = Layout::V1_1;
+    let v = true;
     inventory(&dir, v);
     // 21 shares 20's table; 22 is a zombie (no ids image).
     pstree(&dir, v, &[20, 21, 22]);
     task(&dir, v, 20, 7, &[(1, 1, FdTypes::Pipe)]);
-    write(&dir, "ids-21.img", v, image::IDS_MAGIC, &[TaskKobjIdsEntry { files_id: 7, ..Default::default() }]);
-    write(&dir, "files.img", v, image::FILES_MAGIC, &[pipe(1, 5, libc::O_WRONLY)]);
+    write(&dir, "ids-21.img", v, magic("IDS"), &[TaskKobjIdsEntry { files_id: 7, ..Default::default() }]);
+    write(&dir, "files.img", v, magic("FILES"), &[pipe(1, 5, libc::O_WRONLY)]);
     let found = external_resources(&dir).unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!((found[0].pid, found[0].fd, found[0].key.as_str()), (20, 1, "pipe:[5]"));
@@ -170,19 +171,13 @@ fn shared_tables_and_zombies_are_handled() {
 #[test]
 fn old_layout_and_per_kind_images() {
     let dir = scratch();
-    let v = Layout::V1;
+    let v = false;
     inventory(&dir, v);
     pstree(&dir, v, &[5]);
     task(&dir, v, 5, 1, &[(4, 9, FdTypes::Pipe), (6, 3, FdTypes::Reg)]);
-    write(
-        &dir,
-        "pipes.img",
-        v,
-        image::PIPES_MAGIC,
-        &[PipeEntry { id: 9, pipe_id: 77, flags: 1, ..Default::default() }],
-    );
+    write(&dir, "pipes.img", v, magic("PIPES"), &[PipeEntry { id: 9, pipe_id: 77, flags: 1, ..Default::default() }]);
     let reg = RegFileEntry { id: 3, name: "file[1:2]".into(), ext: Some(true), ..Default::default() };
-    write(&dir, "reg-files.img", v, image::REG_FILES_MAGIC, &[reg]);
+    write(&dir, "reg-files.img", v, magic("REG_FILES"), &[reg]);
     let keys: Vec<_> = external_resources(&dir).unwrap().into_iter().map(|r| r.key).collect();
     assert_eq!(keys, ["pipe:[77]", "file[1:2]"]);
     std::fs::remove_dir_all(dir).unwrap();
@@ -190,26 +185,35 @@ fn old_layout_and_per_kind_images() {
 
 #[test]
 fn decode_reports_file_and_offset() {
-    let path = Path::new("x.img");
-    let good = image_bytes(Layout::V1_1, image::PSTREE_MAGIC, &[PstreeEntry { pid: 1, ..Default::default() }]);
-    let ok: Vec<PstreeEntry> = decode(good.as_slice(), path, Layout::V1_1, image::PSTREE_MAGIC).unwrap();
+    let good = image_bytes(true, magic("PSTREE"), &[PstreeEntry { pid: 1, ..Default::default() }]);
+    let ok: Vec<PstreeEntry> = typed_entries(&good, true, magic("PSTREE")).unwrap();
     assert_eq!(ok[0].pid, 1);
 
-    let err = |bytes: &[u8]| match decode::<PstreeEntry>(bytes, path, Layout::V1_1, image::PSTREE_MAGIC) {
-        Err(Error::InvalidArgument(msg)) => msg,
-        other => panic!("expected InvalidArgument, got {other:?}"),
+    let err = |bytes: &[u8]| match typed_entries::<PstreeEntry>(bytes, true, magic("PSTREE")) {
+        Err(e) => e.to_string(),
+        Ok(found) => panic!("expected an error, got {found:?}"),
     };
     assert!(err(&good[..3]).contains("offset 0: the image ends inside the magic"));
     assert!(err(&good[4..]).contains("offset 0: magic"));
     assert!(err(&good[..10]).contains("offset 8: the image ends inside an entry's length"));
     assert!(err(&good[..good.len() - 1]).contains("offset 8: the image ends inside an entry of"));
     let mut huge = good[..8].to_vec();
-    huge.extend((image::MAX_ENTRY + 1).to_ne_bytes());
+    huge.extend((MAX_ENTRY + 1).to_ne_bytes());
     assert!(err(&huge).contains("offset 8: entry of 16777217 bytes"));
     let mut junk = good[..8].to_vec();
     junk.extend([3, 0, 0, 0, 0xff, 0xff, 0xff]);
-    let msg = err(&junk);
-    assert!(msg.starts_with("image x.img: offset 8: undecodable entry"), "{msg}");
+    assert!(err(&junk).starts_with("offset 8: undecodable entry"));
+
+    // Read from a dump, the error names the image.
+    let dir = crafted_dump();
+    std::fs::write(dir.join("pstree.img"), &junk).unwrap();
+    let msg = match external_resources(&dir) {
+        Err(Error::InvalidArgument(msg)) => msg,
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    };
+    let expected = format!("image {}: offset 8: undecodable entry", dir.join("pstree.img").display());
+    assert!(msg.starts_with(&expected), "{msg}");
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -249,7 +253,7 @@ fn damaged_images_give_errors_not_panics() {
 
 /// Offsets at which a well-formed image may end.
 fn entry_boundaries(image: &[u8]) -> Vec<usize> {
-    let start = if image[..4] == image::INVENTORY_MAGIC.to_ne_bytes() { 4 } else { 8 };
+    let start = if image[..4] == magic("INVENTORY").to_ne_bytes() { 4 } else { 8 };
     let mut at = start;
     let mut ends = vec![at];
     while at + 4 <= image.len() {
@@ -266,18 +270,17 @@ fn refuses_what_is_not_an_images_directory() {
     assert!(msg.contains("inventory.img: missing"), "{msg}");
 
     // A FIFO must not block the reader, and links are not followed.
-    use std::os::unix::ffi::OsStrExt;
-    let fifo = std::ffi::CString::new(dir.join("inventory.img").as_os_str().as_bytes()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    nix::unistd::mkfifo(&dir.join("inventory.img"), nix::sys::stat::Mode::S_IRWXU).unwrap();
     let msg = external_resources(&dir).unwrap_err().to_string();
     assert!(msg.contains("not a regular file"), "{msg}");
     std::fs::remove_file(dir.join("inventory.img")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", dir.join("inventory.img")).unwrap();
-    assert!(external_resources(&dir).is_err());
+    let msg = external_resources(&dir).unwrap_err().to_string();
+    assert!(msg.contains("inventory.img: a symbolic link, not followed"), "{msg}");
 
     std::fs::remove_file(dir.join("inventory.img")).unwrap();
     let old = InventoryEntry { img_version: 2, fdinfo_per_id: None, ..Default::default() };
-    write(&dir, "inventory.img", Layout::V1_1, image::INVENTORY_MAGIC, &[old]);
+    write(&dir, "inventory.img", true, magic("INVENTORY"), &[old]);
     let msg = external_resources(&dir).unwrap_err().to_string();
     assert!(msg.contains("too old"), "{msg}");
     std::fs::remove_dir_all(dir).unwrap();
