@@ -2,7 +2,8 @@
 #
 #   make demo    build everything (CRIU too, if missing), then checkpoint and
 #                restore a demo process through our library
-#   make test    every test: fmt and clippy, Rust tests, header freshness,
+#   make test    every test: fmt and clippy, Rust tests, header and generated
+#                sources freshness,
 #                no criu_* export outside the C library, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
 #                the examples, the C tests, hostile input/faults/threads,
@@ -34,8 +35,8 @@ VERSION := $(shell sed -n 's/^\#define CRIU_VERSION "\(.*\)"$$/\1/p' $(HEADER))
 # (crates/libcriu), members of the workspace of Cargo.toml.
 RUST_SRC := $(shell find crates -type f) Cargo.toml Cargo.lock
 
-.PHONY: all deps lib criu demo test test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images fuzz \
-        header install clean bench wheel test-zdtm
+.PHONY: all deps lib criu demo test test-lint test-rust test-header test-generated test-exports test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images fuzz \
+        header generated install clean bench wheel test-zdtm
 
 all: lib
 
@@ -69,10 +70,17 @@ lib: $(LIB)
 header:
 	UPDATE_HEADER=1 $(CARGO) test --locked -p libcriu --test header header_is_fresh
 
+# The C setters, the global twins, the C enums and the Python stubs and
+# enums, rendered from the core's tables (crates/libcriu/tests/generated.rs);
+# then the header, whose text they carry.
+generated:
+	UPDATE_GENERATED=1 $(CARGO) test --locked -p libcriu --test generated
+	$(MAKE) header
+
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-hostile test-python test-pycriu-diff test-zdtm test-images
+test: test-lint test-rust test-header test-generated test-exports test-diff test-upstream test-install test-examples test-c test-hostile test-python test-pycriu-diff test-zdtm test-images
 
 test-rust: $(BUILD)/criu-env
 	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN CRIU_OLD_BIN=$$CRIU_OLD_BIN $(CARGO) test --locked --lib --tests
@@ -87,6 +95,10 @@ test-lint: $(BUILD)/.deps
 
 test-header: $(BUILD)/.deps
 	$(CARGO) test --locked -p libcriu --test header
+
+# The generated sources are what the tables render (fails when stale).
+test-generated: $(BUILD)/.deps
+	$(CARGO) test --locked -p libcriu --test generated
 
 # Only the C library exports criu_* symbols: a Rust cdylib built on the core
 # (examples/rust-cdylib) exports none. (The Python module is checked the
