@@ -468,6 +468,11 @@ void criu_local_set_ext_masters(struct criu_opts *opts, bool val);
 void criu_local_set_mntns_compat_mode(struct criu_opts *opts, bool val);
 
 /**
+ * Leave restored tasks stopped.
+ */
+void criu_local_set_leave_stopped(struct criu_opts *opts, bool leave_stopped);
+
+/**
  * The work directory (criu's log and other files), as a descriptor of
  * the caller (default: the images directory).
  */
@@ -933,6 +938,11 @@ void criu_set_ext_masters(bool val);
  * Use criu's compatibility engine for mount namespaces.
  */
 void criu_set_mntns_compat_mode(bool val);
+
+/**
+ * Leave restored tasks stopped.
+ */
+void criu_set_leave_stopped(bool leave_stopped);
 
 /**
  * The work directory (criu's log and other files), as a descriptor of

@@ -351,7 +351,7 @@ value_options! {
     /// instead of writing it; a restore brings pages in on demand.
     set_lazy_pages => lazy_pages: bool;
     /// Leave restored tasks stopped.
-    set_leave_stopped => leave_stopped: bool;
+    set_leave_stopped => leave_stopped: bool, C set_leave_stopped(leave_stopped);
     /// Have criu print statistics.
     set_display_stats => display_stats: bool;
     /// Have criu log to its stderr.

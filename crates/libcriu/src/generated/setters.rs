@@ -186,6 +186,14 @@ pub unsafe extern "C" fn criu_local_set_mntns_compat_mode(opts: *mut criu_opts, 
     })
 }
 
+/// Leave restored tasks stopped.
+#[no_mangle]
+pub unsafe extern "C" fn criu_local_set_leave_stopped(opts: *mut criu_opts, leave_stopped: bool) {
+    with_opts(opts, (), |o| {
+        o.set_leave_stopped(leave_stopped);
+    })
+}
+
 /// The work directory (criu's log and other files), as a descriptor of
 /// the caller (default: the images directory).
 #[no_mangle]

@@ -509,6 +509,14 @@ pub unsafe extern "C" fn criu_set_mntns_compat_mode(val: bool) {
     with_global(|opts| unsafe { setters::criu_local_set_mntns_compat_mode(opts, val) })
 }
 
+/// Leave restored tasks stopped.
+#[no_mangle]
+pub unsafe extern "C" fn criu_set_leave_stopped(leave_stopped: bool) {
+    // SAFETY: the local function checks the options pointer (NULL before
+    // criu_init_opts()) and its other arguments, which are the caller's.
+    with_global(|opts| unsafe { setters::criu_local_set_leave_stopped(opts, leave_stopped) })
+}
+
 /// The work directory (criu's log and other files), as a descriptor of
 /// the caller (default: the images directory).
 #[no_mangle]
