@@ -3,7 +3,8 @@
 #   make demo    build everything (CRIU too, if missing), then checkpoint and
 #                restore a demo process through our library
 #   make test    every test: fmt and clippy, Rust tests, header freshness
-#                and names, no criu_* export outside the C library, the differential
+#                and names, generated sources freshness, no criu_* export
+#                outside the C library, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
 #                the examples, the C tests, hostile input/faults/threads,
 #                the Python module (from its wheel), its pycriu face
@@ -37,8 +38,8 @@ VERSION := $(shell sed -n 's/^\#define CRIU_VERSION "\(.*\)"$$/\1/p' $(HEADER))
 # (crates/libcriu), members of the workspace of Cargo.toml.
 RUST_SRC := $(shell find crates -type f) Cargo.toml Cargo.lock
 
-.PHONY: FORCE all deps lib criu demo test test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images test-rust-criu test-youki fuzz \
-        header install clean bench wheel test-zdtm
+.PHONY: FORCE all deps lib criu demo test test-lint test-rust test-header test-generated test-exports test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images test-rust-criu test-youki fuzz \
+        header generated install clean bench wheel test-zdtm
 
 all: lib
 
@@ -81,10 +82,17 @@ lib: $(LIB)
 header:
 	UPDATE_HEADER=1 $(CARGO) test --locked -p libcriu --test header header_is_fresh
 
+# The C setters, the global twins, the C enums and the Python stubs and
+# enums, rendered from the core's tables (crates/libcriu/tests/generated.rs);
+# then the header, whose text they carry.
+generated:
+	UPDATE_GENERATED=1 $(CARGO) test --locked -p libcriu --test generated
+	$(MAKE) header
+
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-hostile test-python test-pycriu-diff test-zdtm test-images test-rust-criu
+test: test-lint test-rust test-header test-generated test-exports test-diff test-upstream test-install test-examples test-c test-hostile test-python test-pycriu-diff test-zdtm test-images test-rust-criu
 
 # Fails when a test file ran no test; lists every test that skipped itself, with why.
 test-rust: $(BUILD)/criu-env
@@ -102,6 +110,10 @@ test-lint: $(BUILD)/.deps
 # CRIU tree) lacks, unless prefixed criu_/CRIU_.
 test-header: $(BUILD)/.deps $(BUILD)/criu-env
 	$(CARGO) test --locked -p libcriu --test header
+
+# The generated sources are what the tables render (fails when stale).
+test-generated: $(BUILD)/.deps
+	$(CARGO) test --locked -p libcriu --test generated
 
 # Only the C library exports criu_* symbols: a Rust cdylib built on the core
 # (examples/rust-cdylib) exports none. (The Python module is checked the

@@ -61,6 +61,26 @@ typedef struct criu_opts criu_opts;
 #define CRIU_LOG_UNSET -1
 
 /**
+ * Major number of the CRIU release whose libcriu API this library provides
+ * (`CRIU_VERSION`, defined with the includes above): every function and
+ * symbol of that release's libcriu is here, with its behaviour. The library
+ * works with any criu binary from 4.0 on (see `criu_get_version()`).
+ * `criu.pc` and `criu_lib_version` give the same version; tests/header.rs
+ * checks that they all agree.
+ */
+#define CRIU_VERSION_MAJOR 4
+
+/**
+ * Minor number of `CRIU_VERSION`.
+ */
+#define CRIU_VERSION_MINOR 2
+
+/**
+ * Sublevel of `CRIU_VERSION`.
+ */
+#define CRIU_VERSION_SUBLEVEL 1
+
+/**
  * Log level: messages printed whatever the level.
  */
 #define CRIU_LOG_MSG 0
@@ -86,27 +106,8 @@ typedef struct criu_opts criu_opts;
 #define CRIU_LOG_DEBUG 4
 
 /**
- * Major number of the CRIU release whose libcriu API this library provides
- * (`CRIU_VERSION`, defined with the includes above): every function and
- * symbol of that release's libcriu is here, with its behaviour. The library
- * works with any criu binary from 4.0 on (see `criu_get_version()`).
- * `criu.pc` and `criu_lib_version` give the same version; tests/header.rs
- * checks that they all agree.
- */
-#define CRIU_VERSION_MAJOR 4
-
-/**
- * Minor number of `CRIU_VERSION`.
- */
-#define CRIU_VERSION_MINOR 2
-
-/**
- * Sublevel of `CRIU_VERSION`.
- */
-#define CRIU_VERSION_SUBLEVEL 1
-
-/**
- * How the library reaches criu.
+ * How the library reaches criu (`enum criu_service_comm`; the core's
+ * options hold it as a `Service`).
  */
 enum criu_service_comm {
   /**
@@ -124,7 +125,8 @@ enum criu_service_comm {
 };
 
 /**
- * Cgroup handling modes for `criu_set_manage_cgroups_mode()`.
+ * Cgroup handling modes (`enum criu_cg_mode`), for the
+ * `set_manage_cgroups_mode` setters.
  */
 enum criu_cg_mode {
   CRIU_CG_MODE_IGNORE,
@@ -137,7 +139,8 @@ enum criu_cg_mode {
 };
 
 /**
- * Network locking methods for `criu_set_network_lock()`.
+ * Network locking methods during dump (`enum criu_network_lock_method`),
+ * for the `set_network_lock` setters.
  */
 enum criu_network_lock_method {
   CRIU_NETWORK_LOCK_IPTABLES = 1,
@@ -146,7 +149,8 @@ enum criu_network_lock_method {
 };
 
 /**
- * Pre-dump memory reading modes for `criu_set_pre_dump_mode()`.
+ * How pre-dump reads memory (`enum criu_pre_dump_mode`), for the
+ * `set_pre_dump_mode` setters.
  */
 enum criu_pre_dump_mode {
   CRIU_PRE_DUMP_SPLICE = 1,
@@ -352,15 +356,250 @@ int criu_get_inherit_key(pid_t pid, int fd, char *buf, size_t size);
 int criu_list_externals(const char *images_dir, criu_external_cb cb, void *arg);
 
 /**
- * Set the process-wide options to defaults (freeing earlier ones). Must be
- * called before the other `criu_*` functions. Returns 0, or -1 on failure.
+ * The pid of the tree to dump; without it, a dump dumps the caller itself.
  */
-int criu_init_opts(void);
+void criu_local_set_pid(struct criu_opts *opts, int pid);
 
 /**
- * Free the process-wide options.
+ * Keep the tree running after a dump.
  */
-void criu_free_opts(void);
+void criu_local_set_leave_running(struct criu_opts *opts, bool leave_running);
+
+/**
+ * Allow external unix sockets.
+ */
+void criu_local_set_ext_unix_sk(struct criu_opts *opts, bool ext_unix_sk);
+
+/**
+ * Checkpoint established TCP connections.
+ */
+void criu_local_set_tcp_established(struct criu_opts *opts, bool tcp_established);
+
+/**
+ * Skip TCP connections that are still being set up.
+ */
+void criu_local_set_tcp_skip_in_flight(struct criu_opts *opts, bool tcp_skip_in_flight);
+
+/**
+ * Close established TCP connections on restore.
+ */
+void criu_local_set_tcp_close(struct criu_opts *opts, bool tcp_close);
+
+/**
+ * Tolerate sysctls that are missing on restore.
+ */
+void criu_local_set_weak_sysctls(struct criu_opts *opts, bool val);
+
+/**
+ * Dump device files criu cannot find by path.
+ */
+void criu_local_set_evasive_devices(struct criu_opts *opts, bool evasive_devices);
+
+/**
+ * The tree is a shell job: its session and terminal come from outside.
+ */
+void criu_local_set_shell_job(struct criu_opts *opts, bool shell_job);
+
+/**
+ * Do not check the rwx permissions of files on restore.
+ */
+void criu_local_set_skip_file_rwx_check(struct criu_opts *opts, bool skip_file_rwx_check);
+
+/**
+ * Run criu without root (with CAP_CHECKPOINT_RESTORE). Upstream libcriu
+ * exports this C setter but its header does not declare it.
+ */
+void criu_local_set_unprivileged(struct criu_opts *opts, bool unprivileged);
+
+/**
+ * Pass the master side of orphan ptys to the notify callback
+ * (see `criu_get_orphan_pts_master_fd()`).
+ */
+void criu_local_set_orphan_pts_master(struct criu_opts *opts, bool orphan_pts_master);
+
+/**
+ * Dump and restore file locks.
+ */
+void criu_local_set_file_locks(struct criu_opts *opts, bool file_locks);
+
+/**
+ * Track memory changes for incremental dumps (needs soft-dirty support).
+ */
+void criu_local_set_track_mem(struct criu_opts *opts, bool track_mem);
+
+/**
+ * Deduplicate pages against the parent images.
+ */
+void criu_local_set_auto_dedup(struct criu_opts *opts, bool auto_dedup);
+
+/**
+ * Force resolving the paths of inotify/fanotify watches.
+ */
+void criu_local_set_force_irmap(struct criu_opts *opts, bool force_irmap);
+
+/**
+ * Allow criu to link deleted-but-open files back for the dump.
+ */
+void criu_local_set_link_remap(struct criu_opts *opts, bool link_remap);
+
+/**
+ * Dump and restore cgroups (the legacy switch; see the cgroup mode).
+ */
+void criu_local_set_manage_cgroups(struct criu_opts *opts, bool manage);
+
+/**
+ * Detect external mounts automatically.
+ */
+void criu_local_set_auto_ext_mnt(struct criu_opts *opts, bool val);
+
+/**
+ * Allow external mounts with shared propagation.
+ */
+void criu_local_set_ext_sharing(struct criu_opts *opts, bool val);
+
+/**
+ * Allow external mounts with master (slave) propagation.
+ */
+void criu_local_set_ext_masters(struct criu_opts *opts, bool val);
+
+/**
+ * Use criu's compatibility engine for mount namespaces.
+ */
+void criu_local_set_mntns_compat_mode(struct criu_opts *opts, bool val);
+
+/**
+ * Leave restored tasks stopped.
+ */
+void criu_local_set_leave_stopped(struct criu_opts *opts, bool leave_stopped);
+
+/**
+ * The work directory (criu's log and other files), as a descriptor of
+ * the caller (default: the images directory).
+ */
+void criu_local_set_work_dir_fd(struct criu_opts *opts, int fd);
+
+/**
+ * criu's log level, 0 (`CRIU_LOG_MSG`: messages only) to 4
+ * (`CRIU_LOG_DEBUG`); criu's default is 2.
+ */
+void criu_local_set_log_level(struct criu_opts *opts, int log_level);
+
+/**
+ * The CPU capabilities to check on restore (a bit mask).
+ */
+void criu_local_set_cpu_cap(struct criu_opts *opts, unsigned int cap);
+
+/**
+ * How many seconds criu may take to freeze the tree (sent to criu,
+ * unlike upstream libcriu, whose value never reached it).
+ */
+void criu_local_set_timeout(struct criu_opts *opts, unsigned int timeout);
+
+/**
+ * The largest deleted-but-open file criu copies into the images, in
+ * bytes (criu's default: 1 MiB).
+ */
+void criu_local_set_ghost_limit(struct criu_opts *opts, unsigned int limit);
+
+/**
+ * A unix socket of the caller that keeps pidfds between pre-dumps.
+ */
+void criu_local_set_pidfd_store_sk(struct criu_opts *opts, int sk);
+
+/**
+ * Restore these namespaces (CLONE_NEW* flags) empty.
+ */
+void criu_local_set_empty_ns(struct criu_opts *opts, int namespaces);
+
+/**
+ * The parent images (of a previous pre-dump), relative to the images
+ * directory.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_set_parent_images(struct criu_opts *opts, const char *path);
+
+/**
+ * criu's log file name, inside the work directory (no slashes).
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_set_log_file(struct criu_opts *opts, const char *log_file);
+
+/**
+ * The root directory to restore into.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_set_root(struct criu_opts *opts, const char *root);
+
+/**
+ * The freezer cgroup criu uses to freeze the tree.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_set_freeze_cgroup(struct criu_opts *opts, const char *name);
+
+/**
+ * The LSM profile restored tasks get.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_set_lsm_profile(struct criu_opts *opts, const char *name);
+
+/**
+ * The LSM mount context of restored mounts.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_set_lsm_mount_context(struct criu_opts *opts, const char *name);
+
+/**
+ * Cgroup properties as a YAML stream (replaces an earlier one).
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_add_cg_props(struct criu_opts *opts, const char *stream);
+
+/**
+ * A file of cgroup properties (replaces an earlier one).
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_add_cg_props_file(struct criu_opts *opts, const char *path);
+
+/**
+ * Where criu mounts its cgroup yard (replaces an earlier one).
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_add_cg_yard(struct criu_opts *opts, const char *path);
+
+/**
+ * A criu configuration file for the requests of these options (libcriu
+ * 4.2): criu reads it after the options set here, so its settings win,
+ * and a missing or unreadable file makes the request fail (criu's log
+ * names the file). criu 4.0 and 4.1 read it the same way. The path is
+ * as criu sees it (relative paths are relative to criu's working
+ * directory).
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_set_config_file(struct criu_opts *opts, const char *path);
+
+/**
+ * Allow mounting filesystems of this type on restore.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_add_enable_fs(struct criu_opts *opts, const char *fs);
+
+/**
+ * Do not dump the mount at this path.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_add_skip_mnt(struct criu_opts *opts, const char *mnt);
+
+/**
+ * A path to scan when resolving inotify/fanotify watches.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_add_irmap_path(struct criu_opts *opts, const char *path);
+
+/**
+ * Dump this cgroup controller.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_local_add_cg_dump_controller(struct criu_opts *opts, const char *name);
 
 /**
  * Reach criu through the `criu service` socket at `path` (NULL: upstream's
@@ -381,36 +620,10 @@ void criu_set_service_fd(int fd);
 int criu_set_service_binary(const char *path);
 
 /**
- * The pid of the tree to dump; without it, a dump dumps the caller itself.
- */
-void criu_set_pid(int pid);
-
-/**
  * The images directory, as a descriptor of the caller (required for dump
  * and restore).
  */
 void criu_set_images_dir_fd(int fd);
-
-/**
- * The parent images (of a previous pre-dump), relative to the images
- * directory. Returns 0 or -EINVAL.
- */
-int criu_set_parent_images(const char *path);
-
-/**
- * The work directory (log and other files), as a descriptor of the caller.
- */
-void criu_set_work_dir_fd(int fd);
-
-/**
- * Keep the tree running after a dump.
- */
-void criu_set_leave_running(bool leave_running);
-
-/**
- * Allow external unix sockets.
- */
-void criu_set_ext_unix_sk(bool ext_unix_sk);
 
 /**
  * Declare an external unix socket by inode (turning external unix sockets
@@ -421,144 +634,10 @@ void criu_set_ext_unix_sk(bool ext_unix_sk);
 int criu_add_unix_sk(unsigned int inode);
 
 /**
- * Checkpoint established TCP connections.
- */
-void criu_set_tcp_established(bool tcp_established);
-
-/**
- * Skip TCP connections that are still being set up.
- */
-void criu_set_tcp_skip_in_flight(bool tcp_skip_in_flight);
-
-/**
- * Close established TCP connections on restore.
- */
-void criu_set_tcp_close(bool tcp_close);
-
-/**
- * Tolerate sysctls that are missing on restore.
- */
-void criu_set_weak_sysctls(bool val);
-
-/**
- * Dump device files criu cannot find by path.
- */
-void criu_set_evasive_devices(bool evasive_devices);
-
-/**
- * The tree is a shell job: its session and terminal come from outside.
- */
-void criu_set_shell_job(bool shell_job);
-
-/**
- * Do not check the rwx permissions of files on restore.
- */
-void criu_set_skip_file_rwx_check(bool skip_file_rwx_check);
-
-/**
- * Run criu without root (with CAP_CHECKPOINT_RESTORE). Upstream exports this
- * function but its header does not declare it.
- */
-void criu_set_unprivileged(bool unprivileged);
-
-/**
- * Pass the master side of orphan ptys to the notify callback
- * (see `criu_get_orphan_pts_master_fd()`).
- */
-void criu_set_orphan_pts_master(bool orphan_pts_master);
-
-/**
- * Dump and restore file locks.
- */
-void criu_set_file_locks(bool file_locks);
-
-/**
- * Track memory changes for incremental dumps (needs soft-dirty support).
- */
-void criu_set_track_mem(bool track_mem);
-
-/**
- * Deduplicate pages against the parent images.
- */
-void criu_set_auto_dedup(bool auto_dedup);
-
-/**
- * Force resolving the paths of inotify/fanotify watches.
- */
-void criu_set_force_irmap(bool force_irmap);
-
-/**
- * Allow criu to link deleted-but-open files back for the dump.
- */
-void criu_set_link_remap(bool link_remap);
-
-/**
- * criu's log level, `CRIU_LOG_MSG` to `CRIU_LOG_DEBUG`.
- */
-void criu_set_log_level(int log_level);
-
-/**
- * criu's log file name, inside the work directory (no slashes). Returns 0
- * or -EINVAL.
- */
-int criu_set_log_file(const char *log_file);
-
-/**
- * The CPU capabilities to check on restore (a bit mask).
- */
-void criu_set_cpu_cap(unsigned int cap);
-
-/**
- * The root directory to restore into. Returns 0 or -EINVAL.
- */
-int criu_set_root(const char *root);
-
-/**
- * Dump and restore cgroups (the legacy switch).
- */
-void criu_set_manage_cgroups(bool manage);
-
-/**
  * How criu handles cgroups. A value outside `enum criu_cg_mode` is ignored
  * (with a message for `criu_get_last_error()`).
  */
 void criu_set_manage_cgroups_mode(enum criu_cg_mode mode);
-
-/**
- * The freezer cgroup criu uses to freeze the tree. Returns 0 or -EINVAL.
- */
-int criu_set_freeze_cgroup(const char *name);
-
-/**
- * The LSM profile restored tasks get. Returns 0 or -EINVAL.
- */
-int criu_set_lsm_profile(const char *name);
-
-/**
- * The LSM mount context of restored mounts. Returns 0 or -EINVAL.
- */
-int criu_set_lsm_mount_context(const char *name);
-
-/**
- * How many seconds criu may take to freeze the tree (sent to criu, unlike
- * upstream, whose value never reached it).
- */
-void criu_set_timeout(unsigned int timeout);
-
-/**
- * Detect external mounts automatically.
- */
-void criu_set_auto_ext_mnt(bool val);
-
-/**
- * Allow external mounts with shared propagation.
- */
-void criu_set_ext_sharing(bool val);
-
-/**
- * Allow external mounts with master (slave) propagation.
- */
-void criu_set_ext_masters(bool val);
 
 /**
  * The command criu runs after restore instead of resuming the tree
@@ -586,61 +665,26 @@ int criu_add_veth_pair(const char *in_, const char *out);
 int criu_add_cg_root(const char *ctrl, const char *path);
 
 /**
- * Allow mounting filesystem type `fs` on restore. Returns 0 or -EINVAL.
- */
-int criu_add_enable_fs(const char *fs);
-
-/**
- * Do not dump the mount at `mnt`. Returns 0 or -EINVAL.
- */
-int criu_add_skip_mnt(const char *mnt);
-
-/**
- * The largest deleted-but-open file criu copies into the images, in bytes
- * (criu's default: 1 MiB).
- */
-void criu_set_ghost_limit(unsigned int limit);
-
-/**
- * A path to scan when resolving inotify/fanotify watches. Returns 0 or -EINVAL.
- */
-int criu_add_irmap_path(const char *path);
-
-/**
- * Cgroup properties as a YAML stream (replaces an earlier one). Returns 0
- * or -EINVAL.
- */
-int criu_add_cg_props(const char *stream);
-
-/**
- * A file of cgroup properties (replaces an earlier one). Returns 0 or -EINVAL.
- */
-int criu_add_cg_props_file(const char *path);
-
-/**
- * Dump cgroup controller `name`. Returns 0 or -EINVAL.
- */
-int criu_add_cg_dump_controller(const char *name);
-
-/**
- * Where criu mounts its cgroup yard (replaces an earlier one). Returns 0 or
- * -EINVAL.
- */
-int criu_add_cg_yard(const char *path);
-
-/**
  * At restore, give the restored tree the caller's descriptor `fd` in place
- * of the resource `key` (e.g. `file[mnt_id:inode]`, `pipe:[inode]`,
- * `socket:[inode]`, `tty[rdev:dev]`). Only with criu started by the library
- * (the default service binary mode): returns -1 otherwise. Returns 0, or
- * -EINVAL for bad options or key.
+ * of the resource `key`: `file[mnt_id:inode]` (hex, for files declared
+ * external at dump), `pipe:[inode]`, `socket:[inode]` (decimal, as
+ * /proc/PID/fd shows them), `tty[rdev:dev]` (hex), or a file's path without
+ * its leading slash; `criu_get_inherit_key()` gives the key of an open
+ * descriptor. `fd` may be close-on-exec. Only with criu started by the
+ * library (the default service binary mode): returns -1 otherwise, as
+ * upstream. Returns 0, or -EINVAL for a negative or closed `fd` or a
+ * malformed key (upstream accepted both and the restore then ignored them),
+ * with the reason in `criu_get_last_error()`.
  */
 int criu_add_inherit_fd(int fd, const char *key);
 
 /**
  * Declare a resource external to the tree (e.g. `file[mnt_id:inode]` at
- * dump, `mnt[key]:val`, `veth[in]:out`, `dev[major/minor]:key`). Returns 0 or
- * -EINVAL.
+ * dump, `tty[rdev:dev]`, `unix[inode]`, `mnt[key]:val`, `veth[in]:out`,
+ * `dev[major/minor]:key`); `criu_get_external_id()` gives the id of an
+ * open file. Returns 0, or -EINVAL for a malformed id (which criu would
+ * silently match to nothing; upstream accepted it) with the reason in
+ * `criu_get_last_error()`.
  */
 int criu_add_external(const char *key);
 
@@ -649,10 +693,16 @@ int criu_add_external(const char *key);
  * into the dump and put it back before a restore, so that deleting it in
  * between does not break the restore (an addition: criu has no such
  * option). The files are copied into the images directory while the tree
- * is frozen (holes, hard links, extended attributes and ACLs kept); a
- * restore puts back everything the images hold without being told, and
- * paths added to its options narrow that (see criu_local_add_tmp_file()
- * for the checks and the trust model). Returns 0,
+ * is frozen, holes, hard links, extended attributes and ACLs included. A
+ * restore puts back everything the images hold without being told
+ * (checksums verified first, each file renamed into place, mode, owner
+ * and mtime kept); paths added to a restore's options narrow the put-back
+ * to the entries at or below them, and
+ * criu_local_set_tmp_file_put_back(opts, false) turns it off. The images
+ * directory is trusted as criu trusts it (its restore runs the images'
+ * code with their credentials); the put-back still refuses a damaged
+ * archive, one above the limit, paths outside the saved directories and
+ * symlinks on the way (docs/tmp-files.md). Returns 0,
  * or -EINVAL for a missing path or one that is not a regular file,
  * directory or symlink (the reason in `criu_get_last_error()`).
  */
@@ -660,14 +710,16 @@ int criu_add_tmp_file(const char *path);
 
 /**
  * The most bytes the tmp files may take in the images (default 64 MiB),
- * counting the bytes stored: a dump whose tmp files exceed it fails with
- * -EINVAL before criu runs, and so does a restore of a larger archive.
+ * counting the bytes stored (a sparse file's data, not its holes): a dump
+ * whose tmp files exceed it fails with -EINVAL before criu runs, and a
+ * restore refuses a larger archive with -EINVAL before reading it.
  */
 void criu_set_tmp_file_limit(uint64_t limit);
 
 /**
  * Whether a restore puts back the tmp files its images hold (default
- * true); see criu_local_set_tmp_file_put_back().
+ * true); false leaves them in the images, for this restore only when set
+ * on its options. An addition (criu has no tmp files).
  */
 void criu_set_tmp_file_put_back(bool put_back);
 
@@ -684,11 +736,6 @@ int criu_set_page_server_address_port(const char *address, int port);
 int criu_set_pre_dump_mode(enum criu_pre_dump_mode mode);
 
 /**
- * A unix socket of the caller that keeps pidfds between pre-dumps.
- */
-void criu_set_pidfd_store_sk(int sk);
-
-/**
  * How the network is locked during dump. Returns 0, or -1 for a value
  * outside `enum criu_network_lock_method` (as upstream), -EINVAL for bad
  * options.
@@ -701,22 +748,6 @@ int criu_set_network_lock(enum criu_network_lock_method method);
  * Returns 0, or -1 when `ns` or `ns_file` is NULL or not UTF-8 (as upstream).
  */
 int criu_join_ns_add(const char *ns, const char *ns_file, const char *extra_opt);
-
-/**
- * Use criu's compatibility engine for mount namespaces.
- */
-void criu_set_mntns_compat_mode(bool val);
-
-/**
- * Restore these namespaces (CLONE_NEW* flags) empty.
- */
-void criu_set_empty_ns(int namespaces);
-
-/**
- * A criu configuration file for the requests of the global options (see
- * `criu_local_set_config_file()`). Returns 0 or -EINVAL.
- */
-int criu_set_config_file(const char *path);
 
 /**
  * Bound how long the library waits for each answer of criu, in
@@ -797,6 +828,263 @@ int criu_check_version(int minimum);
 int criu_feature_check(struct criu_feature_check *features, size_t size);
 
 /**
+ * The pid of the tree to dump; without it, a dump dumps the caller itself.
+ */
+void criu_set_pid(int pid);
+
+/**
+ * Keep the tree running after a dump.
+ */
+void criu_set_leave_running(bool leave_running);
+
+/**
+ * Allow external unix sockets.
+ */
+void criu_set_ext_unix_sk(bool ext_unix_sk);
+
+/**
+ * Checkpoint established TCP connections.
+ */
+void criu_set_tcp_established(bool tcp_established);
+
+/**
+ * Skip TCP connections that are still being set up.
+ */
+void criu_set_tcp_skip_in_flight(bool tcp_skip_in_flight);
+
+/**
+ * Close established TCP connections on restore.
+ */
+void criu_set_tcp_close(bool tcp_close);
+
+/**
+ * Tolerate sysctls that are missing on restore.
+ */
+void criu_set_weak_sysctls(bool val);
+
+/**
+ * Dump device files criu cannot find by path.
+ */
+void criu_set_evasive_devices(bool evasive_devices);
+
+/**
+ * The tree is a shell job: its session and terminal come from outside.
+ */
+void criu_set_shell_job(bool shell_job);
+
+/**
+ * Do not check the rwx permissions of files on restore.
+ */
+void criu_set_skip_file_rwx_check(bool skip_file_rwx_check);
+
+/**
+ * Run criu without root (with CAP_CHECKPOINT_RESTORE). Upstream libcriu
+ * exports this C setter but its header does not declare it.
+ */
+void criu_set_unprivileged(bool unprivileged);
+
+/**
+ * Pass the master side of orphan ptys to the notify callback
+ * (see `criu_get_orphan_pts_master_fd()`).
+ */
+void criu_set_orphan_pts_master(bool orphan_pts_master);
+
+/**
+ * Dump and restore file locks.
+ */
+void criu_set_file_locks(bool file_locks);
+
+/**
+ * Track memory changes for incremental dumps (needs soft-dirty support).
+ */
+void criu_set_track_mem(bool track_mem);
+
+/**
+ * Deduplicate pages against the parent images.
+ */
+void criu_set_auto_dedup(bool auto_dedup);
+
+/**
+ * Force resolving the paths of inotify/fanotify watches.
+ */
+void criu_set_force_irmap(bool force_irmap);
+
+/**
+ * Allow criu to link deleted-but-open files back for the dump.
+ */
+void criu_set_link_remap(bool link_remap);
+
+/**
+ * Dump and restore cgroups (the legacy switch; see the cgroup mode).
+ */
+void criu_set_manage_cgroups(bool manage);
+
+/**
+ * Detect external mounts automatically.
+ */
+void criu_set_auto_ext_mnt(bool val);
+
+/**
+ * Allow external mounts with shared propagation.
+ */
+void criu_set_ext_sharing(bool val);
+
+/**
+ * Allow external mounts with master (slave) propagation.
+ */
+void criu_set_ext_masters(bool val);
+
+/**
+ * Use criu's compatibility engine for mount namespaces.
+ */
+void criu_set_mntns_compat_mode(bool val);
+
+/**
+ * Leave restored tasks stopped.
+ */
+void criu_set_leave_stopped(bool leave_stopped);
+
+/**
+ * The work directory (criu's log and other files), as a descriptor of
+ * the caller (default: the images directory).
+ */
+void criu_set_work_dir_fd(int fd);
+
+/**
+ * criu's log level, 0 (`CRIU_LOG_MSG`: messages only) to 4
+ * (`CRIU_LOG_DEBUG`); criu's default is 2.
+ */
+void criu_set_log_level(int log_level);
+
+/**
+ * The CPU capabilities to check on restore (a bit mask).
+ */
+void criu_set_cpu_cap(unsigned int cap);
+
+/**
+ * How many seconds criu may take to freeze the tree (sent to criu,
+ * unlike upstream libcriu, whose value never reached it).
+ */
+void criu_set_timeout(unsigned int timeout);
+
+/**
+ * The largest deleted-but-open file criu copies into the images, in
+ * bytes (criu's default: 1 MiB).
+ */
+void criu_set_ghost_limit(unsigned int limit);
+
+/**
+ * A unix socket of the caller that keeps pidfds between pre-dumps.
+ */
+void criu_set_pidfd_store_sk(int sk);
+
+/**
+ * Restore these namespaces (CLONE_NEW* flags) empty.
+ */
+void criu_set_empty_ns(int namespaces);
+
+/**
+ * The parent images (of a previous pre-dump), relative to the images
+ * directory.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_set_parent_images(const char *path);
+
+/**
+ * criu's log file name, inside the work directory (no slashes).
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_set_log_file(const char *log_file);
+
+/**
+ * The root directory to restore into.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_set_root(const char *root);
+
+/**
+ * The freezer cgroup criu uses to freeze the tree.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_set_freeze_cgroup(const char *name);
+
+/**
+ * The LSM profile restored tasks get.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_set_lsm_profile(const char *name);
+
+/**
+ * The LSM mount context of restored mounts.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_set_lsm_mount_context(const char *name);
+
+/**
+ * Cgroup properties as a YAML stream (replaces an earlier one).
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_add_cg_props(const char *stream);
+
+/**
+ * A file of cgroup properties (replaces an earlier one).
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_add_cg_props_file(const char *path);
+
+/**
+ * Where criu mounts its cgroup yard (replaces an earlier one).
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_add_cg_yard(const char *path);
+
+/**
+ * A criu configuration file for the requests of these options (libcriu
+ * 4.2): criu reads it after the options set here, so its settings win,
+ * and a missing or unreadable file makes the request fail (criu's log
+ * names the file). criu 4.0 and 4.1 read it the same way. The path is
+ * as criu sees it (relative paths are relative to criu's working
+ * directory).
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_set_config_file(const char *path);
+
+/**
+ * Allow mounting filesystems of this type on restore.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_add_enable_fs(const char *fs);
+
+/**
+ * Do not dump the mount at this path.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_add_skip_mnt(const char *mnt);
+
+/**
+ * A path to scan when resolving inotify/fanotify watches.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_add_irmap_path(const char *path);
+
+/**
+ * Dump this cgroup controller.
+ * Returns 0, or -EINVAL for a NULL or non-UTF-8 string or invalid options.
+ */
+int criu_add_cg_dump_controller(const char *name);
+
+/**
+ * Set the process-wide options to defaults (freeing earlier ones). Must be
+ * called before the other `criu_*` functions. Returns 0, or -1 on failure.
+ */
+int criu_init_opts(void);
+
+/**
+ * Free the process-wide options.
+ */
+void criu_free_opts(void);
+
+/**
  * Fill `stats` with the statistics criu left in `images_dir` after a dump
  * (`stats-dump`) and a restore (`stats-restore`); `has_dump` and
  * `has_restore` say which were there. Returns 0, -ENOENT when there are
@@ -844,36 +1132,10 @@ int criu_local_set_service_binary(struct criu_opts *opts, const char *path);
 void criu_free_service(struct criu_opts *opts);
 
 /**
- * The pid of the tree to dump; without it, a dump dumps the caller itself.
- */
-void criu_local_set_pid(struct criu_opts *opts, int pid);
-
-/**
  * The images directory, as a descriptor of the caller (required for dump
  * and restore).
  */
 void criu_local_set_images_dir_fd(struct criu_opts *opts, int fd);
-
-/**
- * The parent images (of a previous pre-dump), relative to the images
- * directory. Returns 0 or -EINVAL.
- */
-int criu_local_set_parent_images(struct criu_opts *opts, const char *path);
-
-/**
- * The work directory (log and other files), as a descriptor of the caller.
- */
-void criu_local_set_work_dir_fd(struct criu_opts *opts, int fd);
-
-/**
- * Keep the tree running after a dump.
- */
-void criu_local_set_leave_running(struct criu_opts *opts, bool leave_running);
-
-/**
- * Allow external unix sockets.
- */
-void criu_local_set_ext_unix_sk(struct criu_opts *opts, bool ext_unix_sk);
 
 /**
  * Declare an external unix socket by inode (turning external unix sockets
@@ -884,144 +1146,10 @@ void criu_local_set_ext_unix_sk(struct criu_opts *opts, bool ext_unix_sk);
 int criu_local_add_unix_sk(struct criu_opts *opts, unsigned int inode);
 
 /**
- * Checkpoint established TCP connections.
- */
-void criu_local_set_tcp_established(struct criu_opts *opts, bool tcp_established);
-
-/**
- * Skip TCP connections that are still being set up.
- */
-void criu_local_set_tcp_skip_in_flight(struct criu_opts *opts, bool tcp_skip_in_flight);
-
-/**
- * Close established TCP connections on restore.
- */
-void criu_local_set_tcp_close(struct criu_opts *opts, bool tcp_close);
-
-/**
- * Tolerate sysctls that are missing on restore.
- */
-void criu_local_set_weak_sysctls(struct criu_opts *opts, bool val);
-
-/**
- * Dump device files criu cannot find by path.
- */
-void criu_local_set_evasive_devices(struct criu_opts *opts, bool evasive_devices);
-
-/**
- * The tree is a shell job: its session and terminal come from outside.
- */
-void criu_local_set_shell_job(struct criu_opts *opts, bool shell_job);
-
-/**
- * Do not check the rwx permissions of files on restore.
- */
-void criu_local_set_skip_file_rwx_check(struct criu_opts *opts, bool skip_file_rwx_check);
-
-/**
- * Run criu without root (with CAP_CHECKPOINT_RESTORE). Upstream exports this
- * function but its header does not declare it.
- */
-void criu_local_set_unprivileged(struct criu_opts *opts, bool unprivileged);
-
-/**
- * Pass the master side of orphan ptys to the notify callback
- * (see `criu_get_orphan_pts_master_fd()`).
- */
-void criu_local_set_orphan_pts_master(struct criu_opts *opts, bool orphan_pts_master);
-
-/**
- * Dump and restore file locks.
- */
-void criu_local_set_file_locks(struct criu_opts *opts, bool file_locks);
-
-/**
- * Track memory changes for incremental dumps (needs soft-dirty support).
- */
-void criu_local_set_track_mem(struct criu_opts *opts, bool track_mem);
-
-/**
- * Deduplicate pages against the parent images.
- */
-void criu_local_set_auto_dedup(struct criu_opts *opts, bool auto_dedup);
-
-/**
- * Force resolving the paths of inotify/fanotify watches.
- */
-void criu_local_set_force_irmap(struct criu_opts *opts, bool force_irmap);
-
-/**
- * Allow criu to link deleted-but-open files back for the dump.
- */
-void criu_local_set_link_remap(struct criu_opts *opts, bool link_remap);
-
-/**
- * criu's log level, `CRIU_LOG_MSG` to `CRIU_LOG_DEBUG`.
- */
-void criu_local_set_log_level(struct criu_opts *opts, int log_level);
-
-/**
- * criu's log file name, inside the work directory (no slashes). Returns 0
- * or -EINVAL.
- */
-int criu_local_set_log_file(struct criu_opts *opts, const char *log_file);
-
-/**
- * The CPU capabilities to check on restore (a bit mask).
- */
-void criu_local_set_cpu_cap(struct criu_opts *opts, unsigned int cap);
-
-/**
- * The root directory to restore into. Returns 0 or -EINVAL.
- */
-int criu_local_set_root(struct criu_opts *opts, const char *root);
-
-/**
- * Dump and restore cgroups (the legacy switch).
- */
-void criu_local_set_manage_cgroups(struct criu_opts *opts, bool manage);
-
-/**
  * How criu handles cgroups. A value outside `enum criu_cg_mode` is ignored
  * (with a message for `criu_get_last_error()`).
  */
 void criu_local_set_manage_cgroups_mode(struct criu_opts *opts, enum criu_cg_mode mode);
-
-/**
- * The freezer cgroup criu uses to freeze the tree. Returns 0 or -EINVAL.
- */
-int criu_local_set_freeze_cgroup(struct criu_opts *opts, const char *name);
-
-/**
- * The LSM profile restored tasks get. Returns 0 or -EINVAL.
- */
-int criu_local_set_lsm_profile(struct criu_opts *opts, const char *name);
-
-/**
- * The LSM mount context of restored mounts. Returns 0 or -EINVAL.
- */
-int criu_local_set_lsm_mount_context(struct criu_opts *opts, const char *name);
-
-/**
- * How many seconds criu may take to freeze the tree (sent to criu, unlike
- * upstream, whose value never reached it).
- */
-void criu_local_set_timeout(struct criu_opts *opts, unsigned int timeout);
-
-/**
- * Detect external mounts automatically.
- */
-void criu_local_set_auto_ext_mnt(struct criu_opts *opts, bool val);
-
-/**
- * Allow external mounts with shared propagation.
- */
-void criu_local_set_ext_sharing(struct criu_opts *opts, bool val);
-
-/**
- * Allow external mounts with master (slave) propagation.
- */
-void criu_local_set_ext_masters(struct criu_opts *opts, bool val);
 
 /**
  * The command criu runs after restore instead of resuming the tree
@@ -1047,49 +1175,6 @@ int criu_local_add_veth_pair(struct criu_opts *opts, const char *in_, const char
  * Returns 0 or -EINVAL.
  */
 int criu_local_add_cg_root(struct criu_opts *opts, const char *ctrl, const char *path);
-
-/**
- * Allow mounting filesystem type `fs` on restore. Returns 0 or -EINVAL.
- */
-int criu_local_add_enable_fs(struct criu_opts *opts, const char *fs);
-
-/**
- * Do not dump the mount at `mnt`. Returns 0 or -EINVAL.
- */
-int criu_local_add_skip_mnt(struct criu_opts *opts, const char *mnt);
-
-/**
- * The largest deleted-but-open file criu copies into the images, in bytes
- * (criu's default: 1 MiB).
- */
-void criu_local_set_ghost_limit(struct criu_opts *opts, unsigned int limit);
-
-/**
- * A path to scan when resolving inotify/fanotify watches. Returns 0 or -EINVAL.
- */
-int criu_local_add_irmap_path(struct criu_opts *opts, const char *path);
-
-/**
- * Cgroup properties as a YAML stream (replaces an earlier one). Returns 0
- * or -EINVAL.
- */
-int criu_local_add_cg_props(struct criu_opts *opts, const char *stream);
-
-/**
- * A file of cgroup properties (replaces an earlier one). Returns 0 or -EINVAL.
- */
-int criu_local_add_cg_props_file(struct criu_opts *opts, const char *path);
-
-/**
- * Dump cgroup controller `name`. Returns 0 or -EINVAL.
- */
-int criu_local_add_cg_dump_controller(struct criu_opts *opts, const char *name);
-
-/**
- * Where criu mounts its cgroup yard (replaces an earlier one). Returns 0 or
- * -EINVAL.
- */
-int criu_local_add_cg_yard(struct criu_opts *opts, const char *path);
 
 /**
  * At restore, give the restored tree the caller's descriptor `fd` in place
@@ -1163,11 +1248,6 @@ int criu_local_set_page_server_address_port(struct criu_opts *opts, const char *
 int criu_local_set_pre_dump_mode(struct criu_opts *opts, enum criu_pre_dump_mode mode);
 
 /**
- * A unix socket of the caller that keeps pidfds between pre-dumps.
- */
-void criu_local_set_pidfd_store_sk(struct criu_opts *opts, int sk);
-
-/**
  * How the network is locked during dump. Returns 0, or -1 for a value
  * outside `enum criu_network_lock_method` (as upstream), -EINVAL for bad
  * options.
@@ -1180,26 +1260,6 @@ int criu_local_set_network_lock(struct criu_opts *opts, enum criu_network_lock_m
  * Returns 0, or -1 when `ns` or `ns_file` is NULL or not UTF-8 (as upstream).
  */
 int criu_local_join_ns_add(struct criu_opts *opts, const char *ns, const char *ns_file, const char *extra_opt);
-
-/**
- * Use criu's compatibility engine for mount namespaces.
- */
-void criu_local_set_mntns_compat_mode(struct criu_opts *opts, bool val);
-
-/**
- * Restore these namespaces (CLONE_NEW* flags) empty.
- */
-void criu_local_set_empty_ns(struct criu_opts *opts, int namespaces);
-
-/**
- * A criu configuration file for the requests of these options (libcriu
- * 4.2): criu reads it after the options set here, so its settings win, and
- * a missing or unreadable file makes the request fail (criu's log names the
- * file). criu 4.0 and 4.1 read it the same way. The path is as criu sees it
- * (relative paths are relative to criu's working directory). Returns 0, or
- * -EINVAL for NULL or non-UTF-8 paths (upstream crashes on NULL).
- */
-int criu_local_set_config_file(struct criu_opts *opts, const char *path);
 
 /**
  * Bound how long the library waits for each answer of criu, in

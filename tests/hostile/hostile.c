@@ -53,6 +53,8 @@ static int not_in_upstream(void)
 #define criu_set_tmp_file_put_back(...) not_in_upstream()
 #define criu_local_set_lazy_pages(...) not_in_upstream()
 #define criu_set_lazy_pages(...) not_in_upstream()
+#define criu_local_set_leave_stopped(...) not_in_upstream()
+#define criu_set_leave_stopped(...) not_in_upstream()
 #define criu_local_set_status_fd(...) not_in_upstream()
 #define criu_set_status_fd(...) not_in_upstream()
 #define criu_local_start_page_server(...) not_in_upstream()
@@ -185,7 +187,7 @@ static char *argv_ok[] = { "true", NULL };
 	F(C, weak_sysctls) F(C, evasive_devices) F(C, shell_job) F(C, skip_file_rwx_check)                  \
 	F(C, unprivileged) F(C, orphan_pts_master) F(C, file_locks) F(C, track_mem) F(C, auto_dedup)        \
 	F(C, force_irmap) F(C, link_remap) F(C, manage_cgroups) F(C, auto_ext_mnt) F(C, ext_sharing)        \
-	F(C, ext_masters) F(C, mntns_compat_mode) F(C, lazy_pages) F(C, tmp_file_put_back)
+	F(C, ext_masters) F(C, mntns_compat_mode) F(C, lazy_pages) F(C, tmp_file_put_back) F(C, leave_stopped)
 
 #define BOOL_CASES(C, x)                                                                                  \
 	C("criu_local_set_" #x "(NULL, true)", 0, ANY, MSG, criu_local_set_##x(NULL, true); return 0;)   \

@@ -36,34 +36,129 @@ pub enum Service {
     Fd(RawFd),
 }
 
-/// Cgroup handling mode (`criu_cg_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(i32)]
-pub enum CgMode {
-    Ignore = 0,
-    None = 1,
-    Props = 2,
-    Soft = 3,
-    Full = 4,
-    Strict = 5,
-    Default = 6,
+/// Enums with fixed numbers: the Rust enum, its number conversions, and an
+/// exported `for_each_numbered_enum!` that hands the table to a macro of the
+/// caller's (the C and Python faces are rendered from it).
+macro_rules! numbered_enums {
+    ($( $(#[doc = $doc:literal])* $name:ident => C $ckind:ident $($cname:ident)? ($prefix:ident) $(, $python:ident)? {
+        $( $(#[doc = $vdoc:literal])* $variant:ident = $value:literal, )*
+    } )*) => {
+        $(
+            $(#[doc = $doc])*
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+            #[repr(i32)]
+            pub enum $name {
+                $( $(#[doc = $vdoc])* $variant = $value, )*
+            }
+
+            impl $name {
+                /// Every value, in the order of the table.
+                pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+                /// The value with this number, if there is one.
+                pub fn from_raw(value: i32) -> Option<$name> {
+                    Self::ALL.iter().copied().find(|v| v.raw() == value)
+                }
+
+                /// This value's number, as C and Python pass it.
+                pub fn raw(self) -> i32 {
+                    self as i32
+                }
+            }
+
+            impl TryFrom<i32> for $name {
+                type Error = Error;
+
+                fn try_from(value: i32) -> Result<$name> {
+                    $name::from_raw(value).ok_or_else(|| {
+                        Error::InvalidArgument(format!("{value} is not a {}", stringify!($name)))
+                    })
+                }
+            }
+
+            impl From<$name> for i32 {
+                fn from(value: $name) -> i32 {
+                    value.raw()
+                }
+            }
+        )*
+
+        /// Calls `$callback!` with the table of numbered enums as written.
+        #[macro_export]
+        macro_rules! for_each_numbered_enum {
+            ($callback:ident) => { $callback! { $( $(#[doc = $doc])* $name => C $ckind $($cname)? ($prefix) $(, $python)? {
+                $( $(#[doc = $vdoc])* $variant = $value, )*
+            } )* } };
+        }
+    };
 }
 
-/// How criu locks the network during dump (`criu_network_lock_method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(i32)]
-pub enum NetworkLock {
-    Iptables = 1,
-    Nftables = 2,
-    Skip = 3,
+// The enums whose numbers cross into C and Python: one table, from which
+// the Rust enums below come, and from which crates/libcriu/tests/generated.rs
+// renders the C enums (or constants) and the Python IntEnum classes. Each
+// entry names its C form (`enum <name>(<PREFIX>)` or `consts(<PREFIX>)`: a
+// value's C name is the prefix and the variant in capitals) and says
+// `Python` when the Python module has it.
+numbered_enums! {
+    /// How the library reaches criu (`enum criu_service_comm`; the core's
+    /// options hold it as a [`Service`]).
+    ServiceComm => C enum criu_service_comm(CRIU_COMM_) {
+        /// A `criu service` socket (`criu_set_service_address()`).
+        Sk = 0,
+        /// A connected socket given by the caller (`criu_set_service_fd()`).
+        Fd = 1,
+        /// A criu binary started as `criu swrk` (the default; `criu_set_service_binary()`).
+        Bin = 2,
+    }
+    /// Cgroup handling modes (`enum criu_cg_mode`), for the
+    /// `set_manage_cgroups_mode` setters.
+    CgMode => C enum criu_cg_mode(CRIU_CG_MODE_), Python {
+        Ignore = 0,
+        None = 1,
+        Props = 2,
+        Soft = 3,
+        Full = 4,
+        Strict = 5,
+        Default = 6,
+    }
+    /// Network locking methods during dump (`enum criu_network_lock_method`),
+    /// for the `set_network_lock` setters.
+    NetworkLock => C enum criu_network_lock_method(CRIU_NETWORK_LOCK_), Python {
+        Iptables = 1,
+        Nftables = 2,
+        Skip = 3,
+    }
+    /// How pre-dump reads memory (`enum criu_pre_dump_mode`), for the
+    /// `set_pre_dump_mode` setters.
+    PreDumpMode => C enum criu_pre_dump_mode(CRIU_PRE_DUMP_), Python {
+        Splice = 1,
+        Read = 2,
+    }
+    /// criu's log levels (C: the `CRIU_LOG_*` constants), for the
+    /// `set_log_level` setters.
+    LogLevel => C consts(CRIU_LOG_), Python {
+        /// Log level: messages printed whatever the level.
+        Msg = 0,
+        /// Log level: errors only.
+        Error = 1,
+        /// Log level: errors and warnings (criu's default).
+        Warn = 2,
+        /// Log level: informative messages too.
+        Info = 3,
+        /// Log level: everything, for debugging.
+        Debug = 4,
+    }
 }
 
-/// How pre-dump reads memory (`criu_pre_dump_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(i32)]
-pub enum PreDumpMode {
-    Splice = 1,
-    Read = 2,
+impl Service {
+    /// Which kind of service this is, as C's `enum criu_service_comm` numbers it.
+    pub fn comm(&self) -> ServiceComm {
+        match self {
+            Service::Socket(_) => ServiceComm::Sk,
+            Service::Fd(_) => ServiceComm::Fd,
+            Service::Binary(_) => ServiceComm::Bin,
+        }
+    }
 }
 
 /// The options of one client: what to send to criu and how to reach it.
@@ -105,16 +200,26 @@ impl fmt::Debug for Options {
     }
 }
 
-// Each table below generates the core's methods and also an exported macro
-// (`for_each_value_option!`, `for_each_text_option!`, `for_each_list_option!`)
-// that hands the same lines to a macro of the caller's: that is how the
-// Python module gets one method per option without a list of its own.
+// Each table below generates the core's methods and also exported macros
+// that hand the same lines to a macro of the caller's: that is how the Python
+// module gets one method per option without a list of its own, and how
+// crates/libcriu/tests/generated.rs renders the C setters and the Python
+// stubs. Adding an option is adding its line (and a test).
+//
+// A line is `doc comment  setter => field: type` (for strings and lists
+// without the type), optionally followed by the option's C face:
+// `, C name(arg)` for a value, `C name(arg: c_type)` when the C argument has
+// another type than the core's, and `, C name(arg, "what")` for a string,
+// where "what" names the string in the error message. A line with a C face
+// becomes `criu_local_<name>` and its global twin `criu_<name>`, with the
+// line's doc comment; lines without one have no C setter (yet).
 
 /// Setters that store one value in an optional field of `criu_opts`.
 macro_rules! value_options {
-    ($( $(#[$doc:meta])* $setter:ident => $field:ident : $ty:ty; )*) => {
+    ($( $(#[doc = $doc:literal])* $setter:ident => $field:ident : $ty:ty
+        $(, C $cname:ident ( $carg:ident $(: $cty:ty)? ))?; )*) => {
         impl Options {
-            $( $(#[$doc])* pub fn $setter(&mut self, value: $ty) -> &mut Self {
+            $( $(#[doc = $doc])* pub fn $setter(&mut self, value: $ty) -> &mut Self {
                 self.rpc.$field = Some(value.into());
                 self
             } )*
@@ -124,16 +229,25 @@ macro_rules! value_options {
         /// (`doc comments  setter => field : type;` per option).
         #[macro_export]
         macro_rules! for_each_value_option {
-            ($callback:ident) => { $callback! { $( $(#[$doc])* $setter => $field : $ty; )* } };
+            ($callback:ident) => { $callback! { $( $(#[doc = $doc])* $setter => $field : $ty; )* } };
+        }
+
+        /// Calls `$callback!` with the table of plain-value options as
+        /// written, C faces included.
+        #[macro_export]
+        macro_rules! for_each_value_option_with_c {
+            ($callback:ident) => { $callback! { $( $(#[doc = $doc])* $setter => $field : $ty
+                $(, C $cname ( $carg $(: $cty)? ))?; )* } };
         }
     };
 }
 
 /// Setters that store one string in an optional field of `criu_opts`.
 macro_rules! text_options {
-    ($( $(#[$doc:meta])* $setter:ident => $field:ident; )*) => {
+    ($( $(#[doc = $doc:literal])* $setter:ident => $field:ident
+        $(, C $cname:ident ( $carg:ident, $what:literal ))?; )*) => {
         impl Options {
-            $( $(#[$doc])* pub fn $setter(&mut self, value: &str) -> &mut Self {
+            $( $(#[doc = $doc])* pub fn $setter(&mut self, value: &str) -> &mut Self {
                 self.rpc.$field = Some(value.to_owned());
                 self
             } )*
@@ -143,16 +257,25 @@ macro_rules! text_options {
         /// (`doc comments  setter => field;` per option).
         #[macro_export]
         macro_rules! for_each_text_option {
-            ($callback:ident) => { $callback! { $( $(#[$doc])* $setter => $field; )* } };
+            ($callback:ident) => { $callback! { $( $(#[doc = $doc])* $setter => $field; )* } };
+        }
+
+        /// Calls `$callback!` with the table of string options as written,
+        /// C faces included.
+        #[macro_export]
+        macro_rules! for_each_text_option_with_c {
+            ($callback:ident) => { $callback! { $( $(#[doc = $doc])* $setter => $field
+                $(, C $cname ( $carg, $what ))?; )* } };
         }
     };
 }
 
 /// Adders that append one string to a repeated field of `criu_opts`.
 macro_rules! list_options {
-    ($( $(#[$doc:meta])* $adder:ident => $field:ident; )*) => {
+    ($( $(#[doc = $doc:literal])* $adder:ident => $field:ident
+        $(, C $cname:ident ( $carg:ident, $what:literal ))?; )*) => {
         impl Options {
-            $( $(#[$doc])* pub fn $adder(&mut self, value: &str) -> &mut Self {
+            $( $(#[doc = $doc])* pub fn $adder(&mut self, value: &str) -> &mut Self {
                 self.rpc.$field.push(value.to_owned());
                 self
             } )*
@@ -162,63 +285,73 @@ macro_rules! list_options {
         /// (`doc comments  adder => field;` per option).
         #[macro_export]
         macro_rules! for_each_list_option {
-            ($callback:ident) => { $callback! { $( $(#[$doc])* $adder => $field; )* } };
+            ($callback:ident) => { $callback! { $( $(#[doc = $doc])* $adder => $field; )* } };
+        }
+
+        /// Calls `$callback!` with the table of repeated-string options as
+        /// written, C faces included.
+        #[macro_export]
+        macro_rules! for_each_list_option_with_c {
+            ($callback:ident) => { $callback! { $( $(#[doc = $doc])* $adder => $field
+                $(, C $cname ( $carg, $what ))?; )* } };
         }
     };
 }
 
 value_options! {
-    /// The root of the process tree to dump (default: the caller itself).
-    set_pid => pid: i32;
+    /// The pid of the tree to dump; without it, a dump dumps the caller itself.
+    set_pid => pid: i32, C set_pid(pid);
     /// Keep the tree running after a dump.
-    set_leave_running => leave_running: bool;
+    set_leave_running => leave_running: bool, C set_leave_running(leave_running);
     /// Ask criu for notifications (set by [`Options::set_notify`]).
     set_notify_scripts => notify_scripts: bool;
     /// Allow external unix sockets.
-    set_ext_unix_sk => ext_unix_sk: bool;
+    set_ext_unix_sk => ext_unix_sk: bool, C set_ext_unix_sk(ext_unix_sk);
     /// Checkpoint established TCP connections.
-    set_tcp_established => tcp_established: bool;
-    /// Skip TCP connections still being set up.
-    set_tcp_skip_in_flight => tcp_skip_in_flight: bool;
+    set_tcp_established => tcp_established: bool, C set_tcp_established(tcp_established);
+    /// Skip TCP connections that are still being set up.
+    set_tcp_skip_in_flight => tcp_skip_in_flight: bool, C set_tcp_skip_in_flight(tcp_skip_in_flight);
     /// Close established TCP connections on restore.
-    set_tcp_close => tcp_close: bool;
-    /// Tolerate sysctls missing on restore.
-    set_weak_sysctls => weak_sysctls: bool;
-    /// Dump device files criu does not know by path.
-    set_evasive_devices => evasive_devices: bool;
-    /// The tree is a shell job (its session and terminal come from outside).
-    set_shell_job => shell_job: bool;
-    /// Do not check the rwx permissions of restored files.
-    set_skip_file_rwx_check => skip_file_rwx_check: bool;
-    /// Run criu without root privileges (CAP_CHECKPOINT_RESTORE).
-    set_unprivileged => unprivileged: bool;
-    /// Hand the master of orphan ptys to the notify callback.
-    set_orphan_pts_master => orphan_pts_master: bool;
+    set_tcp_close => tcp_close: bool, C set_tcp_close(tcp_close);
+    /// Tolerate sysctls that are missing on restore.
+    set_weak_sysctls => weak_sysctls: bool, C set_weak_sysctls(val);
+    /// Dump device files criu cannot find by path.
+    set_evasive_devices => evasive_devices: bool, C set_evasive_devices(evasive_devices);
+    /// The tree is a shell job: its session and terminal come from outside.
+    set_shell_job => shell_job: bool, C set_shell_job(shell_job);
+    /// Do not check the rwx permissions of files on restore.
+    set_skip_file_rwx_check => skip_file_rwx_check: bool, C set_skip_file_rwx_check(skip_file_rwx_check);
+    /// Run criu without root (with CAP_CHECKPOINT_RESTORE). Upstream libcriu
+    /// exports this C setter but its header does not declare it.
+    set_unprivileged => unprivileged: bool, C set_unprivileged(unprivileged);
+    /// Pass the master side of orphan ptys to the notify callback
+    /// (see `criu_get_orphan_pts_master_fd()`).
+    set_orphan_pts_master => orphan_pts_master: bool, C set_orphan_pts_master(orphan_pts_master);
     /// Dump and restore file locks.
-    set_file_locks => file_locks: bool;
-    /// Track memory changes for later incremental dumps.
-    set_track_mem => track_mem: bool;
+    set_file_locks => file_locks: bool, C set_file_locks(file_locks);
+    /// Track memory changes for incremental dumps (needs soft-dirty support).
+    set_track_mem => track_mem: bool, C set_track_mem(track_mem);
     /// Deduplicate pages against the parent images.
-    set_auto_dedup => auto_dedup: bool;
-    /// Force resolving inotify/fanotify watch paths.
-    set_force_irmap => force_irmap: bool;
-    /// Allow linking unlinked-but-open files back for the dump.
-    set_link_remap => link_remap: bool;
-    /// Dump and restore cgroups (legacy switch; see the cgroup mode).
-    set_manage_cgroups => manage_cgroups: bool;
+    set_auto_dedup => auto_dedup: bool, C set_auto_dedup(auto_dedup);
+    /// Force resolving the paths of inotify/fanotify watches.
+    set_force_irmap => force_irmap: bool, C set_force_irmap(force_irmap);
+    /// Allow criu to link deleted-but-open files back for the dump.
+    set_link_remap => link_remap: bool, C set_link_remap(link_remap);
+    /// Dump and restore cgroups (the legacy switch; see the cgroup mode).
+    set_manage_cgroups => manage_cgroups: bool, C set_manage_cgroups(manage);
     /// Detect external mounts automatically.
-    set_auto_ext_mnt => auto_ext_mnt: bool;
+    set_auto_ext_mnt => auto_ext_mnt: bool, C set_auto_ext_mnt(val);
     /// Allow external mounts with shared propagation.
-    set_ext_sharing => ext_sharing: bool;
-    /// Allow external mounts with master propagation.
-    set_ext_masters => ext_masters: bool;
-    /// Use the compatibility mount namespace engine.
-    set_mntns_compat_mode => mntns_compat_mode: bool;
+    set_ext_sharing => ext_sharing: bool, C set_ext_sharing(val);
+    /// Allow external mounts with master (slave) propagation.
+    set_ext_masters => ext_masters: bool, C set_ext_masters(val);
+    /// Use criu's compatibility engine for mount namespaces.
+    set_mntns_compat_mode => mntns_compat_mode: bool, C set_mntns_compat_mode(val);
     /// Lazy pages: a dump serves the memory over the page server port
     /// instead of writing it; a restore brings pages in on demand.
     set_lazy_pages => lazy_pages: bool;
     /// Leave restored tasks stopped.
-    set_leave_stopped => leave_stopped: bool;
+    set_leave_stopped => leave_stopped: bool, C set_leave_stopped(leave_stopped);
     /// Have criu print statistics.
     set_display_stats => display_stats: bool;
     /// Have criu log to its stderr.
@@ -227,48 +360,57 @@ value_options! {
     set_tls => tls: bool;
     /// Do not verify the peer's common name with TLS.
     set_tls_no_cn_verify => tls_no_cn_verify: bool;
-    /// A directory criu writes its log and other work files into
-    /// (a descriptor of the caller; default: the images directory).
-    set_work_dir_fd => work_dir_fd: i32;
-    /// criu's log verbosity, 0 (messages) to 4 (debug); criu's default is 2.
-    set_log_level => log_level: i32;
-    /// Which CPU capabilities to check on restore (bit mask).
-    set_cpu_cap => cpu_cap: u32;
-    /// How many seconds criu may take to freeze the tree.
-    set_timeout => timeout: u32;
-    /// The largest deleted-but-open file criu copies into the images, in bytes.
-    set_ghost_limit => ghost_limit: u32;
+    /// The work directory (criu's log and other files), as a descriptor of
+    /// the caller (default: the images directory).
+    set_work_dir_fd => work_dir_fd: i32, C set_work_dir_fd(fd);
+    /// criu's log level, 0 (`CRIU_LOG_MSG`: messages only) to 4
+    /// (`CRIU_LOG_DEBUG`); criu's default is 2.
+    set_log_level => log_level: i32, C set_log_level(log_level);
+    /// The CPU capabilities to check on restore (a bit mask).
+    set_cpu_cap => cpu_cap: u32, C set_cpu_cap(cap);
+    /// How many seconds criu may take to freeze the tree (sent to criu,
+    /// unlike upstream libcriu, whose value never reached it).
+    set_timeout => timeout: u32, C set_timeout(timeout);
+    /// The largest deleted-but-open file criu copies into the images, in
+    /// bytes (criu's default: 1 MiB).
+    set_ghost_limit => ghost_limit: u32, C set_ghost_limit(limit);
     /// A unix socket of the caller that keeps pidfds between pre-dumps.
-    set_pidfd_store_sk => pidfd_store_sk: i32;
+    set_pidfd_store_sk => pidfd_store_sk: i32, C set_pidfd_store_sk(sk);
     /// A descriptor criu writes one byte to once the restored tree runs.
     set_status_fd => status_fd: i32;
-    /// Namespaces (CLONE_* flags) to restore empty.
-    set_empty_ns => empty_ns: u32;
+    /// Restore these namespaces (CLONE_NEW* flags) empty.
+    set_empty_ns => empty_ns: u32, C set_empty_ns(namespaces: c_int);
 }
 
 text_options! {
-    /// The images of the previous (pre-)dump, relative to the images directory.
-    set_parent_images => parent_img;
-    /// criu's log file name, inside the work directory.
-    set_log_file => log_file;
+    /// The parent images (of a previous pre-dump), relative to the images
+    /// directory.
+    set_parent_images => parent_img, C set_parent_images(path, "parent images path");
+    /// criu's log file name, inside the work directory (no slashes).
+    set_log_file => log_file, C set_log_file(log_file, "log file");
     /// The root directory to restore into.
-    set_root => root;
-    /// The freezer cgroup to use for freezing the tree.
-    set_freeze_cgroup => freeze_cgroup;
-    /// The LSM profile to restore tasks with.
-    set_lsm_profile => lsm_profile;
-    /// The LSM mount context for restored mounts.
-    set_lsm_mount_context => lsm_mount_context;
-    /// Cgroup properties, as a YAML stream.
-    set_cgroup_props => cgroup_props;
-    /// A file with cgroup properties.
-    set_cgroup_props_file => cgroup_props_file;
-    /// Where criu mounts the cgroup yard.
-    set_cgroup_yard => cgroup_yard;
+    set_root => root, C set_root(root, "root");
+    /// The freezer cgroup criu uses to freeze the tree.
+    set_freeze_cgroup => freeze_cgroup, C set_freeze_cgroup(name, "freeze cgroup");
+    /// The LSM profile restored tasks get.
+    set_lsm_profile => lsm_profile, C set_lsm_profile(name, "LSM profile");
+    /// The LSM mount context of restored mounts.
+    set_lsm_mount_context => lsm_mount_context, C set_lsm_mount_context(name, "LSM mount context");
+    /// Cgroup properties as a YAML stream (replaces an earlier one).
+    set_cgroup_props => cgroup_props, C add_cg_props(stream, "cgroup properties");
+    /// A file of cgroup properties (replaces an earlier one).
+    set_cgroup_props_file => cgroup_props_file, C add_cg_props_file(path, "cgroup properties file");
+    /// Where criu mounts its cgroup yard (replaces an earlier one).
+    set_cgroup_yard => cgroup_yard, C add_cg_yard(path, "cgroup yard");
     /// The images directory as a path (used when no descriptor is set).
     set_images_dir => images_dir;
-    /// A criu configuration file to read.
-    set_config_file => config_file;
+    /// A criu configuration file for the requests of these options (libcriu
+    /// 4.2): criu reads it after the options set here, so its settings win,
+    /// and a missing or unreadable file makes the request fail (criu's log
+    /// names the file). criu 4.0 and 4.1 read it the same way. The path is
+    /// as criu sees it (relative paths are relative to criu's working
+    /// directory).
+    set_config_file => config_file, C set_config_file(path, "config file");
     /// TLS CA certificate file.
     set_tls_cacert => tls_cacert;
     /// TLS CA revocation list file.
@@ -280,14 +422,14 @@ text_options! {
 }
 
 list_options! {
-    /// Allow mounting this filesystem type on restore.
-    add_enable_fs => enable_fs;
+    /// Allow mounting filesystems of this type on restore.
+    add_enable_fs => enable_fs, C add_enable_fs(fs, "filesystem");
     /// Do not dump the mount at this path.
-    add_skip_mnt => skip_mnt;
+    add_skip_mnt => skip_mnt, C add_skip_mnt(mnt, "mount point");
     /// A path to scan when resolving inotify/fanotify watches.
-    add_irmap_path => irmap_scan_paths;
+    add_irmap_path => irmap_scan_paths, C add_irmap_path(path, "irmap path");
     /// Dump this cgroup controller.
-    add_cg_dump_controller => cgroup_dump_controller;
+    add_cg_dump_controller => cgroup_dump_controller, C add_cg_dump_controller(name, "cgroup controller");
 }
 
 impl Options {
@@ -571,29 +713,6 @@ fn resolve_missing(path: &Path) -> Result<PathBuf> {
     Ok(resolved)
 }
 
-impl CgMode {
-    /// The mode with this `criu_cg_mode` number.
-    pub fn from_raw(value: i32) -> Option<CgMode> {
-        use CgMode::*;
-        [Ignore, None, Props, Soft, Full, Strict, Default].into_iter().find(|m| *m as i32 == value)
-    }
-}
-
-impl NetworkLock {
-    /// The method with this `criu_network_lock_method` number.
-    pub fn from_raw(value: i32) -> Option<NetworkLock> {
-        use NetworkLock::*;
-        [Iptables, Nftables, Skip].into_iter().find(|m| *m as i32 == value)
-    }
-}
-
-impl PreDumpMode {
-    /// The mode with this `criu_pre_dump_mode` number.
-    pub fn from_raw(value: i32) -> Option<PreDumpMode> {
-        [PreDumpMode::Splice, PreDumpMode::Read].into_iter().find(|m| *m as i32 == value)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -671,6 +790,18 @@ mod tests {
         assert_eq!(o.service(), &Service::Socket(PathBuf::from("/tmp/sock")));
         assert!(o.set_request_options_bytes(b"\x08").is_err(), "a truncated message is refused");
         assert_eq!(o.request_options(), &sent, "a refused message changes nothing");
+    }
+
+    #[test]
+    fn numbered_enums_convert_both_ways() {
+        for mode in CgMode::ALL {
+            assert_eq!(CgMode::try_from(mode.raw()).unwrap(), *mode);
+        }
+        assert_eq!(NetworkLock::from_raw(3), Some(NetworkLock::Skip));
+        assert_eq!(i32::from(PreDumpMode::Read), 2);
+        assert!(PreDumpMode::try_from(0).is_err(), "0 is no pre-dump mode");
+        assert_eq!(LogLevel::from_raw(4), Some(LogLevel::Debug));
+        assert_eq!(Service::Fd(3).comm().raw(), 1);
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub(crate) fn last_error_ptr() -> *const c_char {
 }
 
 pub(crate) fn set_errno(value: i32) {
+    // SAFETY: __errno_location() returns this thread's errno, always valid.
     unsafe { *libc::__errno_location() = value };
 }
 
@@ -134,6 +135,23 @@ pub(crate) fn text<'a>(ptr: *const c_char, what: &str) -> Option<&'a str> {
             None
         }
     }
+}
+
+/// Set a string option: 0, or -EINVAL (with a message naming `what`) for
+/// invalid options or NULL/non-UTF-8 text.
+pub(crate) fn set_text(
+    opts: *mut criu_opts,
+    value: *const c_char,
+    what: &str,
+    set: impl FnOnce(&mut Options, &str),
+) -> i32 {
+    with_opts(opts, -libc::EINVAL, |o| match text(value, what) {
+        Some(v) => {
+            set(o, v);
+            0
+        }
+        None => -libc::EINVAL,
+    })
 }
 
 /// The C value for an operation's result: record the message and errno as

@@ -6,7 +6,9 @@
 //!   behind a lock;
 //! * [`extras`]: functions beyond upstream's API;
 //! * [`migrate`]: page server, lazy pages, WAIT_PID and CPU checks, beyond upstream's API;
-//! * [`guard`]: the checks every function starts with.
+//! * [`guard`]: the checks every function starts with;
+//! * [`generated`]: what is generated from the core's tables (the plain
+//!   setters, every global twin, the enums), kept fresh by tests/generated.rs.
 //!
 //! include/criu.h is generated from this crate by cbindgen (cbindgen.toml).
 #![allow(non_camel_case_types, non_upper_case_globals, clippy::missing_safety_doc)]
@@ -15,26 +17,19 @@ use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use criu::options::Options;
+pub use generated::enums::*;
 
 pub mod extras;
+pub mod generated;
 pub mod global;
 pub(crate) mod guard;
 pub mod images;
 pub mod local;
 pub mod migrate;
 
+// The levels themselves come from the core's `LogLevel` table (generated/enums.rs).
 /// Log levels for `criu_set_log_level()`: nothing set (criu's default).
 pub const CRIU_LOG_UNSET: c_int = -1;
-/// Log level: messages printed whatever the level.
-pub const CRIU_LOG_MSG: c_int = 0;
-/// Log level: errors only.
-pub const CRIU_LOG_ERROR: c_int = 1;
-/// Log level: errors and warnings (criu's default).
-pub const CRIU_LOG_WARN: c_int = 2;
-/// Log level: informative messages too.
-pub const CRIU_LOG_INFO: c_int = 3;
-/// Log level: everything, for debugging.
-pub const CRIU_LOG_DEBUG: c_int = 4;
 
 /// Major number of the CRIU release whose libcriu API this library provides
 /// (`CRIU_VERSION`, defined with the includes above): every function and
@@ -47,44 +42,6 @@ pub const CRIU_VERSION_MAJOR: c_int = 4;
 pub const CRIU_VERSION_MINOR: c_int = 2;
 /// Sublevel of `CRIU_VERSION`.
 pub const CRIU_VERSION_SUBLEVEL: c_int = 1;
-
-/// How the library reaches criu.
-#[repr(C)]
-pub enum criu_service_comm {
-    /// A `criu service` socket (`criu_set_service_address()`).
-    CRIU_COMM_SK,
-    /// A connected socket given by the caller (`criu_set_service_fd()`).
-    CRIU_COMM_FD,
-    /// A criu binary started as `criu swrk` (the default; `criu_set_service_binary()`).
-    CRIU_COMM_BIN,
-}
-
-/// Cgroup handling modes for `criu_set_manage_cgroups_mode()`.
-#[repr(C)]
-pub enum criu_cg_mode {
-    CRIU_CG_MODE_IGNORE,
-    CRIU_CG_MODE_NONE,
-    CRIU_CG_MODE_PROPS,
-    CRIU_CG_MODE_SOFT,
-    CRIU_CG_MODE_FULL,
-    CRIU_CG_MODE_STRICT,
-    CRIU_CG_MODE_DEFAULT,
-}
-
-/// Network locking methods for `criu_set_network_lock()`.
-#[repr(C)]
-pub enum criu_network_lock_method {
-    CRIU_NETWORK_LOCK_IPTABLES = 1,
-    CRIU_NETWORK_LOCK_NFTABLES = 2,
-    CRIU_NETWORK_LOCK_SKIP = 3,
-}
-
-/// Pre-dump memory reading modes for `criu_set_pre_dump_mode()`.
-#[repr(C)]
-pub enum criu_pre_dump_mode {
-    CRIU_PRE_DUMP_SPLICE = 1,
-    CRIU_PRE_DUMP_READ = 2,
-}
 
 // Enum arguments arrive from C as plain integers that may hold any value; Rust
 // enums must never hold an invalid one, so functions take these aliases,

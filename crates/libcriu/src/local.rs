@@ -1,4 +1,8 @@
-//! `criu_local_*`: the C API on an options object the caller owns.
+//! `criu_local_*`: the C API on an options object the caller owns: the
+//! functions that do not fit the options tables' pattern of one value or one
+//! string (the plain setters are generated from those tables into
+//! generated/setters.rs). Each function here gets its global `criu_*` twin
+//! generated into generated/twins.rs, with the same doc comment.
 //!
 //! Every function checks its options pointer (NULL, never allocated or
 //! already freed all give the error value, never a crash) and its string
@@ -11,7 +15,7 @@ use std::os::fd::IntoRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::Ordering;
 
-use super::guard::{self, lend, op_result, setter_result, text, with_opts};
+use super::guard::{self, lend, op_result, set_text, setter_result, text, with_opts};
 use super::*;
 use criu::error::Error;
 use criu::ops::{self, Features};
@@ -25,17 +29,6 @@ pub(super) fn run(opts: *mut criu_opts, body: impl FnOnce(&mut Options) -> c_int
     result.unwrap_or_else(|| {
         guard::set_errno(libc::EINVAL);
         EINVAL
-    })
-}
-
-/// Set a string option: 0, or -EINVAL for NULL/non-UTF-8 text.
-fn set_text(opts: *mut criu_opts, value: *const c_char, what: &str, set: impl FnOnce(&mut Options, &str)) -> c_int {
-    with_opts(opts, EINVAL, |o| match text(value, what) {
-        Some(v) => {
-            set(o, v);
-            0
-        }
-        None => EINVAL,
     })
 }
 
@@ -66,6 +59,8 @@ pub unsafe extern "C" fn criu_local_init_opts(opts: *mut *mut criu_opts) -> c_in
             guard::set_last_error("cannot re-initialize options from inside one of their callbacks");
             return -1;
         }
+        // SAFETY: `*slot` is NULL or an earlier object, which free checks
+        // against the registry before touching it.
         unsafe { criu_local_free_opts(*slot) };
         let fresh = Box::into_raw(Box::new(criu_opts { options: Options::new() }));
         guard::register(fresh);
@@ -125,53 +120,12 @@ pub unsafe extern "C" fn criu_free_service(opts: *mut criu_opts) {
     })
 }
 
-/// The pid of the tree to dump; without it, a dump dumps the caller itself.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_pid(opts: *mut criu_opts, pid: c_int) {
-    with_opts(opts, (), |o| {
-        o.set_pid(pid);
-    })
-}
-
 /// The images directory, as a descriptor of the caller (required for dump
 /// and restore).
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_set_images_dir_fd(opts: *mut criu_opts, fd: c_int) {
     with_opts(opts, (), |o| {
         o.set_images_dir_fd(fd);
-    })
-}
-
-/// The parent images (of a previous pre-dump), relative to the images
-/// directory. Returns 0 or -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_parent_images(opts: *mut criu_opts, path: *const c_char) -> c_int {
-    set_text(opts, path, "parent images path", |o, v| {
-        o.set_parent_images(v);
-    })
-}
-
-/// The work directory (log and other files), as a descriptor of the caller.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_work_dir_fd(opts: *mut criu_opts, fd: c_int) {
-    with_opts(opts, (), |o| {
-        o.set_work_dir_fd(fd);
-    })
-}
-
-/// Keep the tree running after a dump.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_leave_running(opts: *mut criu_opts, leave_running: bool) {
-    with_opts(opts, (), |o| {
-        o.set_leave_running(leave_running);
-    })
-}
-
-/// Allow external unix sockets.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_ext_unix_sk(opts: *mut criu_opts, ext_unix_sk: bool) {
-    with_opts(opts, (), |o| {
-        o.set_ext_unix_sk(ext_unix_sk);
     })
 }
 
@@ -184,161 +138,6 @@ pub unsafe extern "C" fn criu_local_add_unix_sk(opts: *mut criu_opts, inode: c_u
     with_opts(opts, EINVAL, |o| setter_result(o.add_unix_sk(inode).map(|_| ()), -1))
 }
 
-/// Checkpoint established TCP connections.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_tcp_established(opts: *mut criu_opts, tcp_established: bool) {
-    with_opts(opts, (), |o| {
-        o.set_tcp_established(tcp_established);
-    })
-}
-
-/// Skip TCP connections that are still being set up.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_tcp_skip_in_flight(opts: *mut criu_opts, tcp_skip_in_flight: bool) {
-    with_opts(opts, (), |o| {
-        o.set_tcp_skip_in_flight(tcp_skip_in_flight);
-    })
-}
-
-/// Close established TCP connections on restore.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_tcp_close(opts: *mut criu_opts, tcp_close: bool) {
-    with_opts(opts, (), |o| {
-        o.set_tcp_close(tcp_close);
-    })
-}
-
-/// Tolerate sysctls that are missing on restore.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_weak_sysctls(opts: *mut criu_opts, val: bool) {
-    with_opts(opts, (), |o| {
-        o.set_weak_sysctls(val);
-    })
-}
-
-/// Dump device files criu cannot find by path.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_evasive_devices(opts: *mut criu_opts, evasive_devices: bool) {
-    with_opts(opts, (), |o| {
-        o.set_evasive_devices(evasive_devices);
-    })
-}
-
-/// The tree is a shell job: its session and terminal come from outside.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_shell_job(opts: *mut criu_opts, shell_job: bool) {
-    with_opts(opts, (), |o| {
-        o.set_shell_job(shell_job);
-    })
-}
-
-/// Do not check the rwx permissions of files on restore.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_skip_file_rwx_check(opts: *mut criu_opts, skip_file_rwx_check: bool) {
-    with_opts(opts, (), |o| {
-        o.set_skip_file_rwx_check(skip_file_rwx_check);
-    })
-}
-
-/// Run criu without root (with CAP_CHECKPOINT_RESTORE). Upstream exports this
-/// function but its header does not declare it.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_unprivileged(opts: *mut criu_opts, unprivileged: bool) {
-    with_opts(opts, (), |o| {
-        o.set_unprivileged(unprivileged);
-    })
-}
-
-/// Pass the master side of orphan ptys to the notify callback
-/// (see `criu_get_orphan_pts_master_fd()`).
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_orphan_pts_master(opts: *mut criu_opts, orphan_pts_master: bool) {
-    with_opts(opts, (), |o| {
-        o.set_orphan_pts_master(orphan_pts_master);
-    })
-}
-
-/// Dump and restore file locks.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_file_locks(opts: *mut criu_opts, file_locks: bool) {
-    with_opts(opts, (), |o| {
-        o.set_file_locks(file_locks);
-    })
-}
-
-/// Track memory changes for incremental dumps (needs soft-dirty support).
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_track_mem(opts: *mut criu_opts, track_mem: bool) {
-    with_opts(opts, (), |o| {
-        o.set_track_mem(track_mem);
-    })
-}
-
-/// Deduplicate pages against the parent images.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_auto_dedup(opts: *mut criu_opts, auto_dedup: bool) {
-    with_opts(opts, (), |o| {
-        o.set_auto_dedup(auto_dedup);
-    })
-}
-
-/// Force resolving the paths of inotify/fanotify watches.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_force_irmap(opts: *mut criu_opts, force_irmap: bool) {
-    with_opts(opts, (), |o| {
-        o.set_force_irmap(force_irmap);
-    })
-}
-
-/// Allow criu to link deleted-but-open files back for the dump.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_link_remap(opts: *mut criu_opts, link_remap: bool) {
-    with_opts(opts, (), |o| {
-        o.set_link_remap(link_remap);
-    })
-}
-
-/// criu's log level, `CRIU_LOG_MSG` to `CRIU_LOG_DEBUG`.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_log_level(opts: *mut criu_opts, log_level: c_int) {
-    with_opts(opts, (), |o| {
-        o.set_log_level(log_level);
-    })
-}
-
-/// criu's log file name, inside the work directory (no slashes). Returns 0
-/// or -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_log_file(opts: *mut criu_opts, log_file: *const c_char) -> c_int {
-    set_text(opts, log_file, "log file", |o, v| {
-        o.set_log_file(v);
-    })
-}
-
-/// The CPU capabilities to check on restore (a bit mask).
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_cpu_cap(opts: *mut criu_opts, cap: c_uint) {
-    with_opts(opts, (), |o| {
-        o.set_cpu_cap(cap);
-    })
-}
-
-/// The root directory to restore into. Returns 0 or -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_root(opts: *mut criu_opts, root: *const c_char) -> c_int {
-    set_text(opts, root, "root", |o, v| {
-        o.set_root(v);
-    })
-}
-
-/// Dump and restore cgroups (the legacy switch).
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_manage_cgroups(opts: *mut criu_opts, manage: bool) {
-    with_opts(opts, (), |o| {
-        o.set_manage_cgroups(manage);
-    })
-}
-
 /// How criu handles cgroups. A value outside `enum criu_cg_mode` is ignored
 /// (with a message for `criu_get_last_error()`).
 #[no_mangle]
@@ -348,63 +147,6 @@ pub unsafe extern "C" fn criu_local_set_manage_cgroups_mode(opts: *mut criu_opts
             o.set_manage_cgroups_mode(m);
         }
         None => guard::set_last_error(format!("{mode} is not a criu_cg_mode")),
-    })
-}
-
-/// The freezer cgroup criu uses to freeze the tree. Returns 0 or -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_freeze_cgroup(opts: *mut criu_opts, name: *const c_char) -> c_int {
-    set_text(opts, name, "freeze cgroup", |o, v| {
-        o.set_freeze_cgroup(v);
-    })
-}
-
-/// The LSM profile restored tasks get. Returns 0 or -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_lsm_profile(opts: *mut criu_opts, name: *const c_char) -> c_int {
-    set_text(opts, name, "LSM profile", |o, v| {
-        o.set_lsm_profile(v);
-    })
-}
-
-/// The LSM mount context of restored mounts. Returns 0 or -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_lsm_mount_context(opts: *mut criu_opts, name: *const c_char) -> c_int {
-    set_text(opts, name, "LSM mount context", |o, v| {
-        o.set_lsm_mount_context(v);
-    })
-}
-
-/// How many seconds criu may take to freeze the tree (sent to criu, unlike
-/// upstream, whose value never reached it).
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_timeout(opts: *mut criu_opts, timeout: c_uint) {
-    with_opts(opts, (), |o| {
-        o.set_timeout(timeout);
-    })
-}
-
-/// Detect external mounts automatically.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_auto_ext_mnt(opts: *mut criu_opts, val: bool) {
-    with_opts(opts, (), |o| {
-        o.set_auto_ext_mnt(val);
-    })
-}
-
-/// Allow external mounts with shared propagation.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_ext_sharing(opts: *mut criu_opts, val: bool) {
-    with_opts(opts, (), |o| {
-        o.set_ext_sharing(val);
-    })
-}
-
-/// Allow external mounts with master (slave) propagation.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_ext_masters(opts: *mut criu_opts, val: bool) {
-    with_opts(opts, (), |o| {
-        o.set_ext_masters(val);
     })
 }
 
@@ -493,73 +235,6 @@ pub unsafe extern "C" fn criu_local_add_cg_root(
             }
             None => EINVAL,
         }
-    })
-}
-
-/// Allow mounting filesystem type `fs` on restore. Returns 0 or -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_add_enable_fs(opts: *mut criu_opts, fs: *const c_char) -> c_int {
-    set_text(opts, fs, "filesystem", |o, v| {
-        o.add_enable_fs(v);
-    })
-}
-
-/// Do not dump the mount at `mnt`. Returns 0 or -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_add_skip_mnt(opts: *mut criu_opts, mnt: *const c_char) -> c_int {
-    set_text(opts, mnt, "mount point", |o, v| {
-        o.add_skip_mnt(v);
-    })
-}
-
-/// The largest deleted-but-open file criu copies into the images, in bytes
-/// (criu's default: 1 MiB).
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_ghost_limit(opts: *mut criu_opts, limit: c_uint) {
-    with_opts(opts, (), |o| {
-        o.set_ghost_limit(limit);
-    })
-}
-
-/// A path to scan when resolving inotify/fanotify watches. Returns 0 or -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_add_irmap_path(opts: *mut criu_opts, path: *const c_char) -> c_int {
-    set_text(opts, path, "irmap path", |o, v| {
-        o.add_irmap_path(v);
-    })
-}
-
-/// Cgroup properties as a YAML stream (replaces an earlier one). Returns 0
-/// or -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_add_cg_props(opts: *mut criu_opts, stream: *const c_char) -> c_int {
-    set_text(opts, stream, "cgroup properties", |o, v| {
-        o.set_cgroup_props(v);
-    })
-}
-
-/// A file of cgroup properties (replaces an earlier one). Returns 0 or -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_add_cg_props_file(opts: *mut criu_opts, path: *const c_char) -> c_int {
-    set_text(opts, path, "cgroup properties file", |o, v| {
-        o.set_cgroup_props_file(v);
-    })
-}
-
-/// Dump cgroup controller `name`. Returns 0 or -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_add_cg_dump_controller(opts: *mut criu_opts, name: *const c_char) -> c_int {
-    set_text(opts, name, "cgroup controller", |o, v| {
-        o.add_cg_dump_controller(v);
-    })
-}
-
-/// Where criu mounts its cgroup yard (replaces an earlier one). Returns 0 or
-/// -EINVAL.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_add_cg_yard(opts: *mut criu_opts, path: *const c_char) -> c_int {
-    set_text(opts, path, "cgroup yard", |o, v| {
-        o.set_cgroup_yard(v);
     })
 }
 
@@ -672,14 +347,6 @@ pub unsafe extern "C" fn criu_local_set_pre_dump_mode(opts: *mut criu_opts, mode
     })
 }
 
-/// A unix socket of the caller that keeps pidfds between pre-dumps.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_pidfd_store_sk(opts: *mut criu_opts, sk: c_int) {
-    with_opts(opts, (), |o| {
-        o.set_pidfd_store_sk(sk);
-    })
-}
-
 /// How the network is locked during dump. Returns 0, or -1 for a value
 /// outside `enum criu_network_lock_method` (as upstream), -EINVAL for bad
 /// options.
@@ -723,35 +390,6 @@ pub unsafe extern "C" fn criu_local_join_ns_add(
             }
             _ => -1,
         }
-    })
-}
-
-/// Use criu's compatibility engine for mount namespaces.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_mntns_compat_mode(opts: *mut criu_opts, val: bool) {
-    with_opts(opts, (), |o| {
-        o.set_mntns_compat_mode(val);
-    })
-}
-
-/// Restore these namespaces (CLONE_NEW* flags) empty.
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_empty_ns(opts: *mut criu_opts, namespaces: c_int) {
-    with_opts(opts, (), |o| {
-        o.set_empty_ns(namespaces as u32);
-    })
-}
-
-/// A criu configuration file for the requests of these options (libcriu
-/// 4.2): criu reads it after the options set here, so its settings win, and
-/// a missing or unreadable file makes the request fail (criu's log names the
-/// file). criu 4.0 and 4.1 read it the same way. The path is as criu sees it
-/// (relative paths are relative to criu's working directory). Returns 0, or
-/// -EINVAL for NULL or non-UTF-8 paths (upstream crashes on NULL).
-#[no_mangle]
-pub unsafe extern "C" fn criu_local_set_config_file(opts: *mut criu_opts, path: *const c_char) -> c_int {
-    set_text(opts, path, "config file", |o, v| {
-        o.set_config_file(v);
     })
 }
 

@@ -86,8 +86,11 @@ DumpItersCallback = Callable[[Options], Optional[int]]
 # --- The enums of criu.h, for the setters that take them.
 
 
+# BEGIN GENERATED enums (crates/libcriu/tests/generated.rs, from crates/criu/src/options.rs; make generated)
 class CgMode(enum.IntEnum):
-    """Cgroup handling modes, for ``set_manage_cgroups_mode()``."""
+    """Cgroup handling modes (``enum criu_cg_mode``), for the
+    ``set_manage_cgroups_mode`` setters.
+    """
 
     IGNORE = 0
     NONE = 1
@@ -99,7 +102,9 @@ class CgMode(enum.IntEnum):
 
 
 class NetworkLock(enum.IntEnum):
-    """Network locking methods, for ``set_network_lock()``."""
+    """Network locking methods during dump (``enum criu_network_lock_method``),
+    for the ``set_network_lock`` setters.
+    """
 
     IPTABLES = 1
     NFTABLES = 2
@@ -107,20 +112,30 @@ class NetworkLock(enum.IntEnum):
 
 
 class PreDumpMode(enum.IntEnum):
-    """How pre-dump reads memory, for ``set_pre_dump_mode()``."""
+    """How pre-dump reads memory (``enum criu_pre_dump_mode``), for the
+    ``set_pre_dump_mode`` setters.
+    """
 
     SPLICE = 1
     READ = 2
 
 
 class LogLevel(enum.IntEnum):
-    """criu's log levels, for ``set_log_level()``."""
+    """criu's log levels (C: the ``CRIU_LOG_*`` constants), for the
+    ``set_log_level`` setters.
+    """
 
+    #: Log level: messages printed whatever the level.
     MSG = 0
+    #: Log level: errors only.
     ERROR = 1
+    #: Log level: errors and warnings (criu's default).
     WARN = 2
+    #: Log level: informative messages too.
     INFO = 3
+    #: Log level: everything, for debugging.
     DEBUG = 4
+# END GENERATED enums
 
 
 # --- The global API: module-level options behind a lock. The lock is

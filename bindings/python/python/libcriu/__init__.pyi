@@ -43,90 +43,92 @@ __all__ = [
     "TmpFile",
     "ExternalResource",
     "PageServer",
-    "add_cg_dump_controller",
     "add_cg_props",
     "add_cg_props_file",
     "add_cg_root",
     "add_cg_yard",
-    "add_enable_fs",
     "add_ext_mount",
     "add_external",
     "add_tmp_file",
     "add_inherit_fd",
-    "add_irmap_path",
-    "add_skip_mnt",
     "add_unix_sk",
     "add_veth_pair",
     "free_service",
     "get_orphan_pts_master_fd",
     "join_ns_add",
-    "set_auto_dedup",
-    "set_auto_ext_mnt",
-    "set_config_file",
-    "set_cpu_cap",
-    "set_empty_ns",
-    "set_evasive_devices",
     "set_exec_cmd",
-    "set_ext_masters",
-    "set_ext_sharing",
-    "set_ext_unix_sk",
-    "set_file_locks",
-    "set_force_irmap",
-    "set_freeze_cgroup",
-    "set_ghost_limit",
     "set_tmp_file_limit",
     "set_tmp_file_put_back",
     "set_images_dir",
     "set_images_dir_fd",
-    "set_leave_running",
-    "set_link_remap",
-    "set_log_file",
-    "set_log_level",
-    "set_lsm_mount_context",
-    "set_lsm_profile",
-    "set_manage_cgroups",
     "set_manage_cgroups_mode",
-    "set_mntns_compat_mode",
     "set_network_lock",
     "set_notify_cb",
-    "set_orphan_pts_master",
     "set_page_server_address_port",
-    "set_parent_images",
-    "set_pid",
-    "set_pidfd_store_sk",
     "set_pre_dump_mode",
     "set_reply_timeout",
-    "set_root",
     "set_service_address",
     "set_service_binary",
     "set_service_fd",
-    "set_shell_job",
-    "set_skip_file_rwx_check",
-    "set_tcp_close",
-    "set_tcp_established",
-    "set_tcp_skip_in_flight",
-    "set_timeout",
-    "set_track_mem",
-    "set_unprivileged",
-    "set_weak_sysctls",
     "set_work_dir",
     "set_work_dir_fd",
+    "set_request_options",
+    # BEGIN GENERATED option-names (crates/libcriu/tests/generated.rs, from crates/criu/src/options.rs; make generated)
+    "set_pid",
+    "set_leave_running",
     "set_notify_scripts",
+    "set_ext_unix_sk",
+    "set_tcp_established",
+    "set_tcp_skip_in_flight",
+    "set_tcp_close",
+    "set_weak_sysctls",
+    "set_evasive_devices",
+    "set_shell_job",
+    "set_skip_file_rwx_check",
+    "set_unprivileged",
+    "set_orphan_pts_master",
+    "set_file_locks",
+    "set_track_mem",
+    "set_auto_dedup",
+    "set_force_irmap",
+    "set_link_remap",
+    "set_manage_cgroups",
+    "set_auto_ext_mnt",
+    "set_ext_sharing",
+    "set_ext_masters",
+    "set_mntns_compat_mode",
     "set_lazy_pages",
     "set_leave_stopped",
     "set_display_stats",
     "set_log_to_stderr",
     "set_tls",
     "set_tls_no_cn_verify",
+    "set_log_level",
+    "set_cpu_cap",
+    "set_timeout",
+    "set_ghost_limit",
+    "set_pidfd_store_sk",
     "set_status_fd",
+    "set_empty_ns",
+    "set_parent_images",
+    "set_log_file",
+    "set_root",
+    "set_freeze_cgroup",
+    "set_lsm_profile",
+    "set_lsm_mount_context",
     "set_cgroup_props",
     "set_cgroup_props_file",
     "set_cgroup_yard",
+    "set_config_file",
     "set_tls_cacert",
     "set_tls_cacrl",
     "set_tls_cert",
     "set_tls_key",
-    "set_request_options",
+    "add_enable_fs",
+    "add_skip_mnt",
+    "add_irmap_path",
+    "add_cg_dump_controller",
+    # END GENERATED option-names
     "NotifyCallback",
     "DumpItersCallback",
 ]
@@ -143,16 +145,35 @@ class Options:
     def __new__(
         cls,
         *,
-        pid: int = ...,
         images_dir: _StrPath | int = ...,
         images_dir_fd: int = ...,
         work_dir: _StrPath | int = ...,
         work_dir_fd: int = ...,
-        parent_images: _StrPath = ...,
         service_binary: _StrPath | None = ...,
         service_address: _StrPath | None = ...,
         service_fd: int = ...,
+        reply_timeout: int = ...,
+        manage_cgroups_mode: int = ...,
+        network_lock: int = ...,
+        pre_dump_mode: int = ...,
+        exec_cmd: Sequence[str] = ...,
+        page_server_address_port: tuple[str, int] = ...,
+        notify_cb: NotifyCallback | None = ...,
+        external: str | Iterable[str] = ...,
+        cg_props: str = ...,
+        cg_props_file: _StrPath = ...,
+        cg_yard: _StrPath = ...,
+        unix_sk: Iterable[int] = ...,
+        inherit_fd: Iterable[tuple[int, str]] = ...,
+        ext_mount: Iterable[tuple[str, str]] = ...,
+        veth_pair: Iterable[tuple[str, str]] = ...,
+        cg_root: Iterable[tuple[str | None, _StrPath]] = ...,
+        join_ns: Iterable[tuple[str, _StrPath] | tuple[str, _StrPath, str | None]] = ...,
+        request_options: bytes = ...,
+        # BEGIN GENERATED option-keywords (crates/libcriu/tests/generated.rs, from crates/criu/src/options.rs; make generated)
+        pid: int = ...,
         leave_running: bool = ...,
+        notify_scripts: bool = ...,
         ext_unix_sk: bool = ...,
         tcp_established: bool = ...,
         tcp_skip_in_flight: bool = ...,
@@ -173,55 +194,38 @@ class Options:
         ext_sharing: bool = ...,
         ext_masters: bool = ...,
         mntns_compat_mode: bool = ...,
-        log_level: int = ...,
-        log_file: str = ...,
-        cpu_cap: int = ...,
-        timeout: int = ...,
-        reply_timeout: int = ...,
-        ghost_limit: int = ...,
-        pidfd_store_sk: int = ...,
-        empty_ns: int = ...,
-        root: _StrPath = ...,
-        freeze_cgroup: str = ...,
-        lsm_profile: str = ...,
-        lsm_mount_context: str = ...,
-        config_file: _StrPath = ...,
-        manage_cgroups_mode: int = ...,
-        network_lock: int = ...,
-        pre_dump_mode: int = ...,
-        exec_cmd: Sequence[str] = ...,
-        page_server_address_port: tuple[str, int] = ...,
-        notify_cb: NotifyCallback | None = ...,
-        external: str | Iterable[str] = ...,
-        enable_fs: str | Iterable[str] = ...,
-        skip_mnt: _StrPath | Iterable[_StrPath] = ...,
-        irmap_path: _StrPath | Iterable[_StrPath] = ...,
-        cg_dump_controller: str | Iterable[str] = ...,
-        cg_props: str = ...,
-        cg_props_file: _StrPath = ...,
-        cg_yard: _StrPath = ...,
-        unix_sk: Iterable[int] = ...,
-        inherit_fd: Iterable[tuple[int, str]] = ...,
-        ext_mount: Iterable[tuple[str, str]] = ...,
-        veth_pair: Iterable[tuple[str, str]] = ...,
-        cg_root: Iterable[tuple[str | None, _StrPath]] = ...,
-        join_ns: Iterable[tuple[str, _StrPath] | tuple[str, _StrPath, str | None]] = ...,
-        notify_scripts: bool = ...,
         lazy_pages: bool = ...,
         leave_stopped: bool = ...,
         display_stats: bool = ...,
         log_to_stderr: bool = ...,
         tls: bool = ...,
         tls_no_cn_verify: bool = ...,
+        log_level: int = ...,
+        cpu_cap: int = ...,
+        timeout: int = ...,
+        ghost_limit: int = ...,
+        pidfd_store_sk: int = ...,
         status_fd: int = ...,
-        cgroup_props: str = ...,
+        empty_ns: int = ...,
+        parent_images: _StrPath = ...,
+        log_file: _StrPath = ...,
+        root: _StrPath = ...,
+        freeze_cgroup: _StrPath = ...,
+        lsm_profile: _StrPath = ...,
+        lsm_mount_context: _StrPath = ...,
+        cgroup_props: _StrPath = ...,
         cgroup_props_file: _StrPath = ...,
         cgroup_yard: _StrPath = ...,
+        config_file: _StrPath = ...,
         tls_cacert: _StrPath = ...,
         tls_cacrl: _StrPath = ...,
         tls_cert: _StrPath = ...,
         tls_key: _StrPath = ...,
-        request_options: bytes = ...,
+        enable_fs: _StrPath | Iterable[_StrPath] = ...,
+        skip_mnt: _StrPath | Iterable[_StrPath] = ...,
+        irmap_path: _StrPath | Iterable[_StrPath] = ...,
+        cg_dump_controller: _StrPath | Iterable[_StrPath] = ...,
+        # END GENERATED option-keywords
     ) -> Options: ...
 
     # How criu is reached.
@@ -236,63 +240,145 @@ class Options:
     def set_images_dir_fd(self, fd: int) -> None: ...
     def set_work_dir(self, dir: _StrPath | int) -> None: ...
     def set_work_dir_fd(self, fd: int) -> None: ...
-    def set_parent_images(self, value: _StrPath) -> None: ...
-    def set_root(self, value: _StrPath) -> None: ...
 
     # Plain values.
-    def set_pid(self, value: int) -> None: ...
-    def set_leave_running(self, value: bool) -> None: ...
-    def set_ext_unix_sk(self, value: bool) -> None: ...
-    def set_tcp_established(self, value: bool) -> None: ...
-    def set_tcp_skip_in_flight(self, value: bool) -> None: ...
-    def set_tcp_close(self, value: bool) -> None: ...
-    def set_weak_sysctls(self, value: bool) -> None: ...
-    def set_evasive_devices(self, value: bool) -> None: ...
-    def set_shell_job(self, value: bool) -> None: ...
-    def set_skip_file_rwx_check(self, value: bool) -> None: ...
-    def set_unprivileged(self, value: bool) -> None: ...
-    def set_orphan_pts_master(self, value: bool) -> None: ...
-    def set_file_locks(self, value: bool) -> None: ...
-    def set_track_mem(self, value: bool) -> None: ...
-    def set_auto_dedup(self, value: bool) -> None: ...
-    def set_force_irmap(self, value: bool) -> None: ...
-    def set_link_remap(self, value: bool) -> None: ...
-    def set_manage_cgroups(self, value: bool) -> None: ...
-    def set_auto_ext_mnt(self, value: bool) -> None: ...
-    def set_ext_sharing(self, value: bool) -> None: ...
-    def set_ext_masters(self, value: bool) -> None: ...
-    def set_mntns_compat_mode(self, value: bool) -> None: ...
-    def set_log_level(self, value: int) -> None: ...
-    def set_log_file(self, value: str) -> None: ...
-    def set_cpu_cap(self, value: int) -> None: ...
-    def set_timeout(self, value: int) -> None: ...
-    def set_ghost_limit(self, value: int) -> None: ...
-    def set_pidfd_store_sk(self, value: int) -> None: ...
-    def set_empty_ns(self, value: int) -> None: ...
-    def set_freeze_cgroup(self, value: str) -> None: ...
-    def set_lsm_profile(self, value: str) -> None: ...
-    def set_lsm_mount_context(self, value: str) -> None: ...
-    def set_config_file(self, value: _StrPath) -> None: ...
     def set_manage_cgroups_mode(self, mode: int) -> None: ...
     def set_network_lock(self, method: int) -> None: ...
     def set_pre_dump_mode(self, mode: int) -> None: ...
     def set_exec_cmd(self, argv: Sequence[str]) -> None: ...
     def set_page_server_address_port(self, address: str, port: int) -> None: ...
-    def set_notify_scripts(self, value: bool) -> None: ...
-    def set_lazy_pages(self, value: bool) -> None: ...
-    def set_leave_stopped(self, value: bool) -> None: ...
-    def set_display_stats(self, value: bool) -> None: ...
-    def set_log_to_stderr(self, value: bool) -> None: ...
-    def set_tls(self, value: bool) -> None: ...
-    def set_tls_no_cn_verify(self, value: bool) -> None: ...
-    def set_status_fd(self, value: int) -> None: ...
-    def set_cgroup_props(self, value: str) -> None: ...
-    def set_cgroup_props_file(self, value: _StrPath) -> None: ...
-    def set_cgroup_yard(self, value: _StrPath) -> None: ...
-    def set_tls_cacert(self, value: _StrPath) -> None: ...
-    def set_tls_cacrl(self, value: _StrPath) -> None: ...
-    def set_tls_cert(self, value: _StrPath) -> None: ...
-    def set_tls_key(self, value: _StrPath) -> None: ...
+
+    # The options of the core's tables, one method each.
+    # BEGIN GENERATED option-methods (crates/libcriu/tests/generated.rs, from crates/criu/src/options.rs; make generated)
+    def set_pid(self, value: int) -> None:
+        """The pid of the tree to dump; without it, a dump dumps the caller itself."""
+    def set_leave_running(self, value: bool) -> None:
+        """Keep the tree running after a dump."""
+    def set_notify_scripts(self, value: bool) -> None:
+        """Ask criu for notifications (set by ``set_notify``)."""
+    def set_ext_unix_sk(self, value: bool) -> None:
+        """Allow external unix sockets."""
+    def set_tcp_established(self, value: bool) -> None:
+        """Checkpoint established TCP connections."""
+    def set_tcp_skip_in_flight(self, value: bool) -> None:
+        """Skip TCP connections that are still being set up."""
+    def set_tcp_close(self, value: bool) -> None:
+        """Close established TCP connections on restore."""
+    def set_weak_sysctls(self, value: bool) -> None:
+        """Tolerate sysctls that are missing on restore."""
+    def set_evasive_devices(self, value: bool) -> None:
+        """Dump device files criu cannot find by path."""
+    def set_shell_job(self, value: bool) -> None:
+        """The tree is a shell job: its session and terminal come from outside."""
+    def set_skip_file_rwx_check(self, value: bool) -> None:
+        """Do not check the rwx permissions of files on restore."""
+    def set_unprivileged(self, value: bool) -> None:
+        """Run criu without root (with CAP_CHECKPOINT_RESTORE). Upstream libcriu
+        exports this C setter but its header does not declare it.
+        """
+    def set_orphan_pts_master(self, value: bool) -> None:
+        """Pass the master side of orphan ptys to the notify callback
+        (see ``criu_get_orphan_pts_master_fd()``).
+        """
+    def set_file_locks(self, value: bool) -> None:
+        """Dump and restore file locks."""
+    def set_track_mem(self, value: bool) -> None:
+        """Track memory changes for incremental dumps (needs soft-dirty support)."""
+    def set_auto_dedup(self, value: bool) -> None:
+        """Deduplicate pages against the parent images."""
+    def set_force_irmap(self, value: bool) -> None:
+        """Force resolving the paths of inotify/fanotify watches."""
+    def set_link_remap(self, value: bool) -> None:
+        """Allow criu to link deleted-but-open files back for the dump."""
+    def set_manage_cgroups(self, value: bool) -> None:
+        """Dump and restore cgroups (the legacy switch; see the cgroup mode)."""
+    def set_auto_ext_mnt(self, value: bool) -> None:
+        """Detect external mounts automatically."""
+    def set_ext_sharing(self, value: bool) -> None:
+        """Allow external mounts with shared propagation."""
+    def set_ext_masters(self, value: bool) -> None:
+        """Allow external mounts with master (slave) propagation."""
+    def set_mntns_compat_mode(self, value: bool) -> None:
+        """Use criu's compatibility engine for mount namespaces."""
+    def set_lazy_pages(self, value: bool) -> None:
+        """Lazy pages: a dump serves the memory over the page server port
+        instead of writing it; a restore brings pages in on demand.
+        """
+    def set_leave_stopped(self, value: bool) -> None:
+        """Leave restored tasks stopped."""
+    def set_display_stats(self, value: bool) -> None:
+        """Have criu print statistics."""
+    def set_log_to_stderr(self, value: bool) -> None:
+        """Have criu log to its stderr."""
+    def set_tls(self, value: bool) -> None:
+        """Use TLS for page server connections."""
+    def set_tls_no_cn_verify(self, value: bool) -> None:
+        """Do not verify the peer's common name with TLS."""
+    def set_log_level(self, value: int) -> None:
+        """criu's log level, 0 (``CRIU_LOG_MSG``: messages only) to 4
+        (``CRIU_LOG_DEBUG``); criu's default is 2.
+        """
+    def set_cpu_cap(self, value: int) -> None:
+        """The CPU capabilities to check on restore (a bit mask)."""
+    def set_timeout(self, value: int) -> None:
+        """How many seconds criu may take to freeze the tree (sent to criu,
+        unlike upstream libcriu, whose value never reached it).
+        """
+    def set_ghost_limit(self, value: int) -> None:
+        """The largest deleted-but-open file criu copies into the images, in
+        bytes (criu's default: 1 MiB).
+        """
+    def set_pidfd_store_sk(self, value: int) -> None:
+        """A unix socket of the caller that keeps pidfds between pre-dumps."""
+    def set_status_fd(self, value: int) -> None:
+        """A descriptor criu writes one byte to once the restored tree runs."""
+    def set_empty_ns(self, value: int) -> None:
+        """Restore these namespaces (CLONE_NEW* flags) empty."""
+    def set_parent_images(self, value: _StrPath) -> None:
+        """The parent images (of a previous pre-dump), relative to the images
+        directory.
+        """
+    def set_log_file(self, value: _StrPath) -> None:
+        """criu's log file name, inside the work directory (no slashes)."""
+    def set_root(self, value: _StrPath) -> None:
+        """The root directory to restore into."""
+    def set_freeze_cgroup(self, value: _StrPath) -> None:
+        """The freezer cgroup criu uses to freeze the tree."""
+    def set_lsm_profile(self, value: _StrPath) -> None:
+        """The LSM profile restored tasks get."""
+    def set_lsm_mount_context(self, value: _StrPath) -> None:
+        """The LSM mount context of restored mounts."""
+    def set_cgroup_props(self, value: _StrPath) -> None:
+        """Cgroup properties as a YAML stream (replaces an earlier one)."""
+    def set_cgroup_props_file(self, value: _StrPath) -> None:
+        """A file of cgroup properties (replaces an earlier one)."""
+    def set_cgroup_yard(self, value: _StrPath) -> None:
+        """Where criu mounts its cgroup yard (replaces an earlier one)."""
+    def set_config_file(self, value: _StrPath) -> None:
+        """A criu configuration file for the requests of these options (libcriu
+        4.2): criu reads it after the options set here, so its settings win,
+        and a missing or unreadable file makes the request fail (criu's log
+        names the file). criu 4.0 and 4.1 read it the same way. The path is
+        as criu sees it (relative paths are relative to criu's working
+        directory).
+        """
+    def set_tls_cacert(self, value: _StrPath) -> None:
+        """TLS CA certificate file."""
+    def set_tls_cacrl(self, value: _StrPath) -> None:
+        """TLS CA revocation list file."""
+    def set_tls_cert(self, value: _StrPath) -> None:
+        """TLS certificate file."""
+    def set_tls_key(self, value: _StrPath) -> None:
+        """TLS private key file."""
+    def add_enable_fs(self, value: _StrPath) -> None:
+        """Allow mounting filesystems of this type on restore."""
+    def add_skip_mnt(self, value: _StrPath) -> None:
+        """Do not dump the mount at this path."""
+    def add_irmap_path(self, value: _StrPath) -> None:
+        """A path to scan when resolving inotify/fanotify watches."""
+    def add_cg_dump_controller(self, value: _StrPath) -> None:
+        """Dump this cgroup controller."""
+    # END GENERATED option-methods
 
     # The whole criu_opts message at once (serialized; see libcriu.pycriu).
     def set_request_options(self, message: bytes) -> None: ...
@@ -308,10 +394,6 @@ class Options:
     def set_tmp_file_put_back(self, enabled: bool) -> None: ...
     def add_inherit_fd(self, fd: int, key: str) -> None: ...
     def add_unix_sk(self, inode: int) -> None: ...
-    def add_enable_fs(self, value: str) -> None: ...
-    def add_skip_mnt(self, value: _StrPath) -> None: ...
-    def add_irmap_path(self, value: _StrPath) -> None: ...
-    def add_cg_dump_controller(self, value: str) -> None: ...
     def add_ext_mount(self, key: str, val: str) -> None: ...
     def add_veth_pair(self, if_in: str, if_out: str) -> None: ...
     def add_cg_root(self, ctrl: str | None, path: _StrPath) -> None: ...
@@ -405,7 +487,11 @@ class CriuCallbackError(CriuError):
     value: int
     def __init__(self, message: str, *, value: int = 0, errno: int = 0, cr_errno: int | None = None) -> None: ...
 
+# BEGIN GENERATED enums (crates/libcriu/tests/generated.rs, from crates/criu/src/options.rs; make generated)
 class CgMode(enum.IntEnum):
+    """Cgroup handling modes (``enum criu_cg_mode``), for the
+    ``set_manage_cgroups_mode`` setters.
+    """
     IGNORE = 0
     NONE = 1
     PROPS = 2
@@ -415,20 +501,30 @@ class CgMode(enum.IntEnum):
     DEFAULT = 6
 
 class NetworkLock(enum.IntEnum):
+    """Network locking methods during dump (``enum criu_network_lock_method``),
+    for the ``set_network_lock`` setters.
+    """
     IPTABLES = 1
     NFTABLES = 2
     SKIP = 3
 
 class PreDumpMode(enum.IntEnum):
+    """How pre-dump reads memory (``enum criu_pre_dump_mode``), for the
+    ``set_pre_dump_mode`` setters.
+    """
     SPLICE = 1
     READ = 2
 
 class LogLevel(enum.IntEnum):
+    """criu's log levels (C: the ``CRIU_LOG_*`` constants), for the
+    ``set_log_level`` setters.
+    """
     MSG = 0
     ERROR = 1
     WARN = 2
     INFO = 3
     DEBUG = 4
+# END GENERATED enums
 
 @final
 class ExternalResource:
@@ -523,41 +619,6 @@ def set_images_dir(dir: _StrPath | int) -> None: ...
 def set_images_dir_fd(fd: int) -> None: ...
 def set_work_dir(dir: _StrPath | int) -> None: ...
 def set_work_dir_fd(fd: int) -> None: ...
-def set_parent_images(value: _StrPath) -> None: ...
-def set_root(value: _StrPath) -> None: ...
-def set_pid(value: int) -> None: ...
-def set_leave_running(value: bool) -> None: ...
-def set_ext_unix_sk(value: bool) -> None: ...
-def set_tcp_established(value: bool) -> None: ...
-def set_tcp_skip_in_flight(value: bool) -> None: ...
-def set_tcp_close(value: bool) -> None: ...
-def set_weak_sysctls(value: bool) -> None: ...
-def set_evasive_devices(value: bool) -> None: ...
-def set_shell_job(value: bool) -> None: ...
-def set_skip_file_rwx_check(value: bool) -> None: ...
-def set_unprivileged(value: bool) -> None: ...
-def set_orphan_pts_master(value: bool) -> None: ...
-def set_file_locks(value: bool) -> None: ...
-def set_track_mem(value: bool) -> None: ...
-def set_auto_dedup(value: bool) -> None: ...
-def set_force_irmap(value: bool) -> None: ...
-def set_link_remap(value: bool) -> None: ...
-def set_manage_cgroups(value: bool) -> None: ...
-def set_auto_ext_mnt(value: bool) -> None: ...
-def set_ext_sharing(value: bool) -> None: ...
-def set_ext_masters(value: bool) -> None: ...
-def set_mntns_compat_mode(value: bool) -> None: ...
-def set_log_level(value: int) -> None: ...
-def set_log_file(value: str) -> None: ...
-def set_cpu_cap(value: int) -> None: ...
-def set_timeout(value: int) -> None: ...
-def set_ghost_limit(value: int) -> None: ...
-def set_pidfd_store_sk(value: int) -> None: ...
-def set_empty_ns(value: int) -> None: ...
-def set_freeze_cgroup(value: str) -> None: ...
-def set_lsm_profile(value: str) -> None: ...
-def set_lsm_mount_context(value: str) -> None: ...
-def set_config_file(value: _StrPath) -> None: ...
 def set_manage_cgroups_mode(mode: int) -> None: ...
 def set_network_lock(method: int) -> None: ...
 def set_pre_dump_mode(mode: int) -> None: ...
@@ -572,25 +633,6 @@ def set_tmp_file_limit(limit: int) -> None: ...
 def set_tmp_file_put_back(enabled: bool) -> None: ...
 def add_inherit_fd(fd: int, key: str) -> None: ...
 def add_unix_sk(inode: int) -> None: ...
-def add_enable_fs(value: str) -> None: ...
-def add_skip_mnt(value: _StrPath) -> None: ...
-def add_irmap_path(value: _StrPath) -> None: ...
-def add_cg_dump_controller(value: str) -> None: ...
-def set_notify_scripts(value: bool) -> None: ...
-def set_lazy_pages(value: bool) -> None: ...
-def set_leave_stopped(value: bool) -> None: ...
-def set_display_stats(value: bool) -> None: ...
-def set_log_to_stderr(value: bool) -> None: ...
-def set_tls(value: bool) -> None: ...
-def set_tls_no_cn_verify(value: bool) -> None: ...
-def set_status_fd(value: int) -> None: ...
-def set_cgroup_props(value: str) -> None: ...
-def set_cgroup_props_file(value: _StrPath) -> None: ...
-def set_cgroup_yard(value: _StrPath) -> None: ...
-def set_tls_cacert(value: _StrPath) -> None: ...
-def set_tls_cacrl(value: _StrPath) -> None: ...
-def set_tls_cert(value: _StrPath) -> None: ...
-def set_tls_key(value: _StrPath) -> None: ...
 def set_request_options(message: bytes) -> None: ...
 def add_ext_mount(key: str, val: str) -> None: ...
 def add_veth_pair(if_in: str, if_out: str) -> None: ...
@@ -598,3 +640,287 @@ def add_cg_root(ctrl: str | None, path: _StrPath) -> None: ...
 def join_ns_add(ns: str, ns_file: _StrPath, extra_opt: str | None = None) -> None: ...
 def set_notify_cb(callback: NotifyCallback | None) -> None: ...
 def get_orphan_pts_master_fd() -> int | None: ...
+# BEGIN GENERATED option-functions (crates/libcriu/tests/generated.rs, from crates/criu/src/options.rs; make generated)
+def set_pid(value: int) -> None:
+    """The pid of the tree to dump; without it, a dump dumps the caller itself.
+
+    On the module-level options (see init_opts()).
+    """
+def set_leave_running(value: bool) -> None:
+    """Keep the tree running after a dump.
+
+    On the module-level options (see init_opts()).
+    """
+def set_notify_scripts(value: bool) -> None:
+    """Ask criu for notifications (set by ``set_notify``).
+
+    On the module-level options (see init_opts()).
+    """
+def set_ext_unix_sk(value: bool) -> None:
+    """Allow external unix sockets.
+
+    On the module-level options (see init_opts()).
+    """
+def set_tcp_established(value: bool) -> None:
+    """Checkpoint established TCP connections.
+
+    On the module-level options (see init_opts()).
+    """
+def set_tcp_skip_in_flight(value: bool) -> None:
+    """Skip TCP connections that are still being set up.
+
+    On the module-level options (see init_opts()).
+    """
+def set_tcp_close(value: bool) -> None:
+    """Close established TCP connections on restore.
+
+    On the module-level options (see init_opts()).
+    """
+def set_weak_sysctls(value: bool) -> None:
+    """Tolerate sysctls that are missing on restore.
+
+    On the module-level options (see init_opts()).
+    """
+def set_evasive_devices(value: bool) -> None:
+    """Dump device files criu cannot find by path.
+
+    On the module-level options (see init_opts()).
+    """
+def set_shell_job(value: bool) -> None:
+    """The tree is a shell job: its session and terminal come from outside.
+
+    On the module-level options (see init_opts()).
+    """
+def set_skip_file_rwx_check(value: bool) -> None:
+    """Do not check the rwx permissions of files on restore.
+
+    On the module-level options (see init_opts()).
+    """
+def set_unprivileged(value: bool) -> None:
+    """Run criu without root (with CAP_CHECKPOINT_RESTORE). Upstream libcriu
+    exports this C setter but its header does not declare it.
+
+    On the module-level options (see init_opts()).
+    """
+def set_orphan_pts_master(value: bool) -> None:
+    """Pass the master side of orphan ptys to the notify callback
+    (see ``criu_get_orphan_pts_master_fd()``).
+
+    On the module-level options (see init_opts()).
+    """
+def set_file_locks(value: bool) -> None:
+    """Dump and restore file locks.
+
+    On the module-level options (see init_opts()).
+    """
+def set_track_mem(value: bool) -> None:
+    """Track memory changes for incremental dumps (needs soft-dirty support).
+
+    On the module-level options (see init_opts()).
+    """
+def set_auto_dedup(value: bool) -> None:
+    """Deduplicate pages against the parent images.
+
+    On the module-level options (see init_opts()).
+    """
+def set_force_irmap(value: bool) -> None:
+    """Force resolving the paths of inotify/fanotify watches.
+
+    On the module-level options (see init_opts()).
+    """
+def set_link_remap(value: bool) -> None:
+    """Allow criu to link deleted-but-open files back for the dump.
+
+    On the module-level options (see init_opts()).
+    """
+def set_manage_cgroups(value: bool) -> None:
+    """Dump and restore cgroups (the legacy switch; see the cgroup mode).
+
+    On the module-level options (see init_opts()).
+    """
+def set_auto_ext_mnt(value: bool) -> None:
+    """Detect external mounts automatically.
+
+    On the module-level options (see init_opts()).
+    """
+def set_ext_sharing(value: bool) -> None:
+    """Allow external mounts with shared propagation.
+
+    On the module-level options (see init_opts()).
+    """
+def set_ext_masters(value: bool) -> None:
+    """Allow external mounts with master (slave) propagation.
+
+    On the module-level options (see init_opts()).
+    """
+def set_mntns_compat_mode(value: bool) -> None:
+    """Use criu's compatibility engine for mount namespaces.
+
+    On the module-level options (see init_opts()).
+    """
+def set_lazy_pages(value: bool) -> None:
+    """Lazy pages: a dump serves the memory over the page server port
+    instead of writing it; a restore brings pages in on demand.
+
+    On the module-level options (see init_opts()).
+    """
+def set_leave_stopped(value: bool) -> None:
+    """Leave restored tasks stopped.
+
+    On the module-level options (see init_opts()).
+    """
+def set_display_stats(value: bool) -> None:
+    """Have criu print statistics.
+
+    On the module-level options (see init_opts()).
+    """
+def set_log_to_stderr(value: bool) -> None:
+    """Have criu log to its stderr.
+
+    On the module-level options (see init_opts()).
+    """
+def set_tls(value: bool) -> None:
+    """Use TLS for page server connections.
+
+    On the module-level options (see init_opts()).
+    """
+def set_tls_no_cn_verify(value: bool) -> None:
+    """Do not verify the peer's common name with TLS.
+
+    On the module-level options (see init_opts()).
+    """
+def set_log_level(value: int) -> None:
+    """criu's log level, 0 (``CRIU_LOG_MSG``: messages only) to 4
+    (``CRIU_LOG_DEBUG``); criu's default is 2.
+
+    On the module-level options (see init_opts()).
+    """
+def set_cpu_cap(value: int) -> None:
+    """The CPU capabilities to check on restore (a bit mask).
+
+    On the module-level options (see init_opts()).
+    """
+def set_timeout(value: int) -> None:
+    """How many seconds criu may take to freeze the tree (sent to criu,
+    unlike upstream libcriu, whose value never reached it).
+
+    On the module-level options (see init_opts()).
+    """
+def set_ghost_limit(value: int) -> None:
+    """The largest deleted-but-open file criu copies into the images, in
+    bytes (criu's default: 1 MiB).
+
+    On the module-level options (see init_opts()).
+    """
+def set_pidfd_store_sk(value: int) -> None:
+    """A unix socket of the caller that keeps pidfds between pre-dumps.
+
+    On the module-level options (see init_opts()).
+    """
+def set_status_fd(value: int) -> None:
+    """A descriptor criu writes one byte to once the restored tree runs.
+
+    On the module-level options (see init_opts()).
+    """
+def set_empty_ns(value: int) -> None:
+    """Restore these namespaces (CLONE_NEW* flags) empty.
+
+    On the module-level options (see init_opts()).
+    """
+def set_parent_images(value: _StrPath) -> None:
+    """The parent images (of a previous pre-dump), relative to the images
+    directory.
+
+    On the module-level options (see init_opts()).
+    """
+def set_log_file(value: _StrPath) -> None:
+    """criu's log file name, inside the work directory (no slashes).
+
+    On the module-level options (see init_opts()).
+    """
+def set_root(value: _StrPath) -> None:
+    """The root directory to restore into.
+
+    On the module-level options (see init_opts()).
+    """
+def set_freeze_cgroup(value: _StrPath) -> None:
+    """The freezer cgroup criu uses to freeze the tree.
+
+    On the module-level options (see init_opts()).
+    """
+def set_lsm_profile(value: _StrPath) -> None:
+    """The LSM profile restored tasks get.
+
+    On the module-level options (see init_opts()).
+    """
+def set_lsm_mount_context(value: _StrPath) -> None:
+    """The LSM mount context of restored mounts.
+
+    On the module-level options (see init_opts()).
+    """
+def set_cgroup_props(value: _StrPath) -> None:
+    """Cgroup properties as a YAML stream (replaces an earlier one).
+
+    On the module-level options (see init_opts()).
+    """
+def set_cgroup_props_file(value: _StrPath) -> None:
+    """A file of cgroup properties (replaces an earlier one).
+
+    On the module-level options (see init_opts()).
+    """
+def set_cgroup_yard(value: _StrPath) -> None:
+    """Where criu mounts its cgroup yard (replaces an earlier one).
+
+    On the module-level options (see init_opts()).
+    """
+def set_config_file(value: _StrPath) -> None:
+    """A criu configuration file for the requests of these options (libcriu
+    4.2): criu reads it after the options set here, so its settings win,
+    and a missing or unreadable file makes the request fail (criu's log
+    names the file). criu 4.0 and 4.1 read it the same way. The path is
+    as criu sees it (relative paths are relative to criu's working
+    directory).
+
+    On the module-level options (see init_opts()).
+    """
+def set_tls_cacert(value: _StrPath) -> None:
+    """TLS CA certificate file.
+
+    On the module-level options (see init_opts()).
+    """
+def set_tls_cacrl(value: _StrPath) -> None:
+    """TLS CA revocation list file.
+
+    On the module-level options (see init_opts()).
+    """
+def set_tls_cert(value: _StrPath) -> None:
+    """TLS certificate file.
+
+    On the module-level options (see init_opts()).
+    """
+def set_tls_key(value: _StrPath) -> None:
+    """TLS private key file.
+
+    On the module-level options (see init_opts()).
+    """
+def add_enable_fs(value: _StrPath) -> None:
+    """Allow mounting filesystems of this type on restore.
+
+    On the module-level options (see init_opts()).
+    """
+def add_skip_mnt(value: _StrPath) -> None:
+    """Do not dump the mount at this path.
+
+    On the module-level options (see init_opts()).
+    """
+def add_irmap_path(value: _StrPath) -> None:
+    """A path to scan when resolving inotify/fanotify watches.
+
+    On the module-level options (see init_opts()).
+    """
+def add_cg_dump_controller(value: _StrPath) -> None:
+    """Dump this cgroup controller.
+
+    On the module-level options (see init_opts()).
+    """
+# END GENERATED option-functions
