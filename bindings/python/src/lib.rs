@@ -786,7 +786,5 @@ fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("OPTION_FIELDS", OPTION_FIELDS.concat())?;
     m.add_function(wrap_pyfunction!(list_tmp_files, m)?)?;
     m.add_function(wrap_pyfunction!(log_errors, m)?)?;
-    m.add_class::<migrate::Session>()?;
-    m.add_class::<migrate::LazyPages>()?;
     Ok(())
 }

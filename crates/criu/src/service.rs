@@ -12,20 +12,33 @@
 //! reaped by it: nothing the library starts is left behind as a zombie.
 
 use std::ffi::{CString, OsStr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use prost::Message;
 
 use crate::error::{Error, Result};
-use crate::options::Service;
 use crate::rpc::{CriuReq, CriuResp};
+
+/// How the library reaches criu (the options hold one; `Options::service`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Service {
+    /// Start `<binary> swrk <fd>` for each request (the default), with the
+    /// binary looked up in PATH when it has no slash.
+    Binary(PathBuf),
+    /// Connect to a `criu service` listening on this unix socket path.
+    Socket(PathBuf),
+    /// Use this already connected socket; it is closed after one request,
+    /// as upstream libcriu does.
+    Fd(RawFd),
+}
 
 /// The largest response accepted from criu. Real ones are a few hundred
 /// bytes; the bound keeps a broken or hostile peer from making us allocate
@@ -103,24 +116,17 @@ impl Connection {
     /// Wait until a response is ready, at most the timeout.
     fn wait_readable(&mut self) -> Result<()> {
         let Some(timeout) = self.timeout else { return Ok(()) };
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let mut pfd = libc::pollfd { fd: self.fd(), events: libc::POLLIN, revents: 0 };
-            let ms = left.as_millis().min(i32::MAX as u128) as i32;
-            match unsafe { libc::poll(&mut pfd, 1, ms) } {
-                0 => {
-                    self.abandoned = true;
-                    return Err(Error::Comm {
-                        errno: libc::ETIMEDOUT,
-                        what: format!("criu did not answer within {} ms", timeout.as_millis()),
-                    });
-                }
-                n if n > 0 => return Ok(()),
-                _ if Errno::last() == Errno::EINTR => continue,
-                _ => return Err(Error::comm("wait for response", Errno::last())),
-            }
+        let Some(socket) = &self.socket else { return Err(Error::comm("wait for response", Errno::EBADF)) };
+        if readable_by(socket.as_fd(), Some(Instant::now() + timeout))
+            .map_err(|e| Error::comm("wait for response", e))?
+        {
+            return Ok(());
         }
+        self.abandoned = true;
+        Err(Error::Comm {
+            errno: libc::ETIMEDOUT,
+            what: format!("criu did not answer within {} ms", timeout.as_millis()),
+        })
     }
 
     /// Receive one response, with the descriptor criu may pass along.
@@ -229,11 +235,6 @@ impl Child {
         }
     }
 
-    /// The raw wait status once reaped (-1: it was reaped elsewhere).
-    pub fn status(&self) -> Option<i32> {
-        self.status
-    }
-
     /// The raw wait status if the process has exited (reaping it), else `None`.
     pub fn try_wait(&mut self) -> Result<Option<i32>> {
         self.reap(libc::WNOHANG)
@@ -293,6 +294,25 @@ impl Drop for Child {
         if self.status.is_none() {
             self.kill();
             let _ = self.wait();
+        }
+    }
+}
+
+/// Wait until `fd` can be read (data, or its end), until `deadline` at the
+/// latest (`None`: as long as it takes); false when the deadline came
+/// first. Every wait of the library for a peer with a time bound (criu's
+/// answer, a daemon's status byte) is this one.
+pub(crate) fn readable_by(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> nix::Result<bool> {
+    loop {
+        let timeout = match deadline {
+            Some(at) => PollTimeout::try_from(at.saturating_duration_since(Instant::now())).unwrap_or(PollTimeout::MAX),
+            None => PollTimeout::NONE,
+        };
+        match poll(&mut [PollFd::new(fd, PollFlags::POLLIN)], timeout) {
+            Ok(0) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
         }
     }
 }

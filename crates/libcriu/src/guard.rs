@@ -42,11 +42,6 @@ pub(crate) fn unregister(opts: *mut criu_opts) -> bool {
     registry().remove(&(opts as usize))
 }
 
-/// Whether `opts` is a live options object.
-pub(crate) fn is_registered(opts: *mut criu_opts) -> bool {
-    registry().contains(&(opts as usize))
-}
-
 pub(crate) fn is_lent(opts: *mut criu_opts) -> bool {
     LENT.with(|l| l.get().is_some_and(|(addr, _)| addr == opts as usize))
 }
@@ -66,6 +61,8 @@ pub(crate) fn last_error_ptr() -> *const c_char {
 }
 
 pub(crate) fn set_errno(value: i32) {
+    // SAFETY: __errno_location() returns the calling thread's errno, valid
+    // for the thread's life.
     unsafe { *libc::__errno_location() = value };
 }
 

@@ -66,6 +66,8 @@ pub unsafe extern "C" fn criu_local_init_opts(opts: *mut *mut criu_opts) -> c_in
             guard::set_last_error("cannot re-initialize options from inside one of their callbacks");
             return -1;
         }
+        // SAFETY: `*slot` is NULL or the caller's earlier options, which
+        // criu_local_free_opts checks against the registry before freeing.
         unsafe { criu_local_free_opts(*slot) };
         let fresh = Box::into_raw(Box::new(criu_opts { options: Options::new() }));
         guard::register(fresh);
@@ -81,7 +83,6 @@ pub unsafe extern "C" fn criu_local_free_opts(opts: *mut criu_opts) {
         if opts.is_null() || guard::is_lent(opts) || !guard::unregister(opts) {
             return;
         }
-        super::migrate::forget(opts);
         // SAFETY: it was registered, so it came from Box::into_raw in init.
         drop(unsafe { Box::from_raw(opts) });
     })

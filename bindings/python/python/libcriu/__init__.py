@@ -25,7 +25,6 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
 
 from . import _libcriu
 from ._libcriu import Options, get_external_id, get_inherit_key
-from ._libcriu import LazyPages, Session
 
 __all__ = [
     "Options",
@@ -60,8 +59,6 @@ __all__ = [
     "ExternalResource",
     "NotifyCallback",
     "DumpItersCallback",
-    "Session",
-    "LazyPages",
 ]
 
 #: A notify callback: (action, pid or None) -> None or 0 to let criu go on,
