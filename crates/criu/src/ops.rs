@@ -267,6 +267,8 @@ impl ScratchDir {
         let template = std::env::temp_dir().join("libcriu-check-XXXXXX");
         let mut bytes = template.into_os_string().into_vec();
         bytes.push(0);
+        // SAFETY: `bytes` is a NUL-terminated template that mkdtemp rewrites
+        // in place, without changing its length.
         if unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) }.is_null() {
             let e = nix::errno::Errno::last();
             return Err(Error::Connect { errno: e as i32, what: format!("temporary images directory: {}", e.desc()) });

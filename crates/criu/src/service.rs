@@ -81,6 +81,9 @@ impl Connection {
                 }
                 // Upstream closes the given socket once the request is done;
                 // callers written for it rely on that, so we own it from here.
+                // SAFETY: the caller handed this descriptor to the library
+                // (set_service_fd) and uses it no further; the options forget
+                // it once it is taken (`Service::Fd(-1)`), so it has one owner.
                 let socket = unsafe { OwnedFd::from_raw_fd(*fd) };
                 Ok((socket, None))
             }
@@ -247,6 +250,7 @@ impl Child {
             return Ok(Some(status));
         }
         let mut status = 0;
+        // SAFETY: waitpid only writes the status into `status`, a live local.
         match unsafe { libc::waitpid(self.pid.as_raw(), &mut status, flags) } {
             0 => Ok(None),
             n if n > 0 => {
@@ -323,16 +327,21 @@ const MAX_FDS: usize = 8;
 /// recvmsg one packet into `buf`, taking ownership of every descriptor that
 /// came with it: the length, whether the control data was cut off, the fds.
 fn recv_with_fds(fd: RawFd, buf: &mut [u8]) -> Result<(usize, bool, Vec<OwnedFd>)> {
+    // SAFETY: CMSG_SPACE is arithmetic on its argument, touching no memory.
     let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
     // u64 elements keep the control buffer aligned for cmsghdr.
     let mut control = vec![0u64; space.div_ceil(8)];
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: msghdr is plain data, for which all-zero bytes are valid (null
+    // pointers, zero lengths).
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = space;
     let len = loop {
+        // SAFETY: `msg` points at `iov` (over `buf`) and `control`, both alive
+        // and as large as the lengths it gives; the kernel writes only there.
         let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) };
         if n >= 0 {
             break n as usize;
@@ -343,7 +352,9 @@ fn recv_with_fds(fd: RawFd, buf: &mut [u8]) -> Result<(usize, bool, Vec<OwnedFd>
         }
     };
     let mut fds = Vec::new();
-    // SAFETY: the CMSG_* walk stays within msg_controllen as the kernel set it.
+    // SAFETY: the CMSG_* walk stays within msg_controllen as the kernel set
+    // it; each SCM_RIGHTS descriptor is new in this process (the kernel
+    // installed it for this message), so OwnedFd becomes its one owner.
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
         while !cmsg.is_null() {
@@ -397,6 +408,9 @@ fn spawn_swrk(binary: &Path, detach: bool, keep_fds: &[RawFd]) -> Result<(OwnedF
 /// CLONE_VM|CLONE_VFORK), so starting criu costs the same from a 4 GiB caller
 /// as from a small one.
 fn posix_spawn(program: &CString, argv: &[*const libc::c_char], keep_fds: &[RawFd]) -> Result<Pid> {
+    // SAFETY: the file actions and attributes are initialized before use and
+    // destroyed once on every path; `program` and `argv` are NUL-terminated
+    // (argv ends with a null pointer) and outlive the call, which copies them.
     unsafe {
         let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
         let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
@@ -456,6 +470,8 @@ fn environ() -> *const *mut libc::c_char {
     extern "C" {
         static environ: *const *mut libc::c_char;
     }
+    // SAFETY: reading the pointer libc keeps for the process environment;
+    // posix_spawnp only reads the array behind it.
     unsafe { environ }
 }
 
@@ -466,11 +482,16 @@ fn spawn_detached(program: &CString, argv: &[*const libc::c_char; 4], keep_fds: 
     // Everything the children need is prepared before fork: after fork only
     // async-signal-safe calls are made.
     let root = c"/";
+    // SAFETY: the child runs only async-signal-safe calls on data prepared
+    // before the fork, then execs or _exits, so the parent's locks and
+    // allocator state (possibly mid-use in other threads) are never touched.
     let middle = unsafe { libc::fork() };
     if middle < 0 {
         return Err(Error::connect("fork", Errno::last()));
     }
     if middle == 0 {
+        // SAFETY: as for the fork above: async-signal-safe calls only, ending
+        // in execvp or _exit.
         unsafe {
             let mut mask: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut mask);

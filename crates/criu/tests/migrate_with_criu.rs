@@ -270,6 +270,8 @@ fn on_host<T: Send + 'static>(
 ) -> std::thread::JoinHandle<T> {
     let ns = hosts.ns(which);
     std::thread::spawn(move || {
+        // SAFETY: setns takes a descriptor of a namespace file, kept open by
+        // `ns`, and moves only this new thread into it.
         assert_eq!(
             unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) },
             0,
@@ -459,6 +461,7 @@ fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
     register(dump_criu());
     drop(status_w);
     let mut pfd = libc::pollfd { fd: status_r.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: `pfd` is one live pollfd, as the count says.
     assert_eq!(unsafe { libc::poll(&mut pfd, 1, 30_000) }, 1, "no status byte");
     let mut byte = [1u8];
     assert_eq!(nix::unistd::read(status_r.as_raw_fd(), &mut byte), Ok(1), "the status fd got its byte");
