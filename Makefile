@@ -2,13 +2,16 @@
 #
 #   make demo    build everything (CRIU too, if missing), then checkpoint and
 #                restore a demo process through our library
-#   make test    every test: fmt and clippy, Rust tests, header freshness,
-#                no criu_* export outside the C library, the differential
+#   make test    every test: fmt and clippy, Rust tests, header freshness
+#                and names, no criu_* export outside the C library, the differential
 #                test against upstream libcriu, the upstream libcriu suite,
 #                the examples, the C tests, hostile input/faults/threads,
 #                the Python module (from its wheel), its pycriu face
 #                beside upstream pycriu (differential), CRIU's zdtm suite
-#                through libcriu.pycriu, every CRIU image against upstream crit
+#                through libcriu.pycriu, every CRIU image against upstream crit,
+#                rust-criu 0.6.1's own tests against compat/rust-criu
+#   make test-youki  youki 0.7.0 built on compat/rust-criu checkpoints a
+#                busybox container (slow: two youki builds; not in make test)
 #   make wheel   the Python module as an abi3 manylinux wheel (build/wheels/)
 #   make bench   ours beside upstream libcriu, interleaved, as ratios
 #                (bench/results/; never part of make test; needs root)
@@ -34,22 +37,31 @@ VERSION := $(shell sed -n 's/^\#define CRIU_VERSION "\(.*\)"$$/\1/p' $(HEADER))
 # (crates/libcriu), members of the workspace of Cargo.toml.
 RUST_SRC := $(shell find crates -type f) Cargo.toml Cargo.lock
 
-.PHONY: all deps lib criu demo test test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images fuzz \
+.PHONY: FORCE all deps lib criu demo test test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-python test-pycriu-diff test-hostile test-images test-rust-criu test-youki fuzz \
         header install clean bench wheel test-zdtm
 
 all: lib
 
+# Nothing installed or cached is taken on trust: both scripts run at every
+# make, check what is there (packages, CRIU trees) and install or rebuild
+# what is missing or unfinished, quickly when all is in place. The files
+# they leave change only when their content does, so nothing that depends
+# on them is remade for nothing.
+FORCE:
+
 # Debian packages the build needs (protoc-c, protobuf-c, gcc, tini).
-$(BUILD)/.deps: scripts/install-deps scripts/apt.sh
+$(BUILD)/.deps: FORCE
 	@mkdir -p $(BUILD)
-	scripts/install-deps
-	@touch $@
+	@scripts/install-deps
+	@[ -f $@ ] || touch $@
 
 deps: $(BUILD)/.deps
 
-$(BUILD)/criu-env: scripts/install-criu scripts/apt.sh
+# The CRIU trees in the cache (CRIU_CACHE, by default ~/.cache/libcriu-rs).
+$(BUILD)/criu-env: FORCE
 	@mkdir -p $(BUILD)
-	scripts/install-criu > $@.tmp && mv $@.tmp $@
+	@scripts/install-criu > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 
 criu: $(BUILD)/criu-env
 	@cat $<
@@ -72,10 +84,11 @@ header:
 demo: lib $(BUILD)/criu-env
 	scripts/demo $(BUILD)/criu-env
 
-test: test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-hostile test-python test-pycriu-diff test-zdtm test-images
+test: test-lint test-rust test-header test-exports test-diff test-upstream test-install test-examples test-c test-hostile test-python test-pycriu-diff test-zdtm test-images test-rust-criu
 
+# Fails when a test file ran no test; lists every test that skipped itself, with why.
 test-rust: $(BUILD)/criu-env
-	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN CRIU_OLD_BIN=$$CRIU_OLD_BIN $(CARGO) test --locked --lib --tests
+	CARGO=$(CARGO) tests/rust/run $(BUILD)/criu-env
 	$(CARGO) test --locked -p criu --doc
 
 # Formatting and clippy over every crate of the workspace, warnings denied;
@@ -85,7 +98,9 @@ test-lint: $(BUILD)/.deps
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps -p criu
 
-test-header: $(BUILD)/.deps
+# Freshness of criu.h, and no name in it that upstream's criu.h (from the
+# CRIU tree) lacks, unless prefixed criu_/CRIU_.
+test-header: $(BUILD)/.deps $(BUILD)/criu-env
 	$(CARGO) test --locked -p libcriu --test header
 
 # Only the C library exports criu_* symbols: a Rust cdylib built on the core
@@ -125,6 +140,19 @@ test-hostile: lib $(BUILD)/criu-env
 # byte-exact round trips.
 test-images: $(BUILD)/criu-env
 	tests/images/run $(BUILD)/criu-env
+
+# compat/rust-criu: its own tests (a failed call names criu's cause and
+# leaves no zombie, no fd, no consumed option), then rust-criu 0.6.1's
+# integration tests, taken from its package at test time, against ours and
+# against rust-criu 0.6.1 itself, side by side.
+test-rust-criu: $(BUILD)/criu-env
+	. ./$(BUILD)/criu-env && CRIU_BIN=$$CRIU_BIN $(CARGO) test --locked -p rust-criu
+	tests/rust-criu/run $(BUILD)/criu-env
+
+# youki 0.7.0 from its package, built with compat/rust-criu patched in and
+# as shipped, checkpoints a busybox container; criu-image shows the images.
+test-youki: $(BUILD)/criu-env
+	tests/youki/run $(BUILD)/criu-env
 
 # Each cargo-fuzz target for FUZZ_SECONDS (make test replays the corpora).
 FUZZ_SECONDS ?= 60

@@ -269,6 +269,10 @@ def tmpfile_seeds():
     write("tmpfile", "hard-link", archive([(2, 1, b"/tmp/d", b""), (1, 0, b"/tmp/d/f", b"x"),
                                            (4, 0, b"/tmp/d/g", b"/tmp/d/f"), (4, 1, b"/tmp/h", b"/tmp/d/f")]))
     write("tmpfile", "hard-link-forward", archive([(4, 1, b"/tmp/h", b"/tmp/f"), (1, 1, b"/tmp/f", b"x")]))
+    # Found by fuzzing: a hard link naming its own path once reached the
+    # reader's table of entries at its own, not yet stored, index.
+    write("tmpfile", "hard-link-to-itself", archive([(2, 1, b"/tmp/d", b""), (1, 0, b"/tmp/d/f", b"x"),
+                                                     (4, 0, b"/tmp/d/h", b"/tmp/d/h")]))
     write("tmpfile", "xattrs", archive([(1, 1, b"/tmp/a", b"x", 0o644, 0, None,
                                          xattr(b"security.capability", b"\1\0\0\2" + b"\0" * 16)
                                          + xattr(b"user.a", b"1"))]))

@@ -183,7 +183,12 @@ pub fn putback(data: &[u8]) {
     let (root, outside) = (base.join("root"), base.join("outside"));
     std::fs::create_dir_all(base).expect("create the put-back base");
     let lock = std::fs::File::create(base.with_extension("lock")).expect("create the lock file");
-    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0, "lock {PUTBACK_BASE}");
+    // libFuzzer's -timeout alarm interrupts a wait for another process's
+    // lock every second.
+    while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        let err = std::io::Error::last_os_error();
+        assert_eq!(err.kind(), std::io::ErrorKind::Interrupted, "lock {PUTBACK_BASE}: {err}");
+    }
     for dir in [&root, &outside] {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).expect("create the put-back directories");

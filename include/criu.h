@@ -1342,8 +1342,10 @@ int criu_local_cpuinfo_dump(struct criu_opts *opts);
 /**
  * Whether the images' tree can run on this CPU (criu's CPUINFO_CHECK
  * request, against the `cpuinfo.img` of `criu_local_cpuinfo_dump()`).
- * Returns 0 when it can, -EBADE with errno ENOTSUP when the CPUs differ,
- * or another negative error value.
+ * Returns 0 when it can; -EBADE (-52) with errno 0 when the CPUs differ,
+ * as criu 4.2.1 answers on x86 (criu's log names the difference);
+ * -EBADE with errno ENOTSUP where criu has no CPU check for the
+ * architecture (arm, aarch64); or another negative error value.
  * An addition beyond upstream libcriu.
  */
 int criu_local_cpuinfo_check(struct criu_opts *opts);

@@ -190,6 +190,10 @@ def main():
     ours, ours_order = load_run(args.ours)
     order = ours_order + [c for c in up_order if c not in ours_order]
     failed, shown, _ = explain(up, ours, order, fixes)
+    for side, cases in (("upstream", up_order), ("ours", ours_order)):
+        if not cases:
+            failed += 1
+            print("FAIL %s: no case was recorded: every_call.c reached no criu" % side)
     for fix in fixes:
         missing = unshown(fix, order, shown)
         for p in fix["ours-header-declares"]:

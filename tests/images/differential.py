@@ -297,6 +297,8 @@ def main():
         for what in ("ps", "fds", "mems", "rss"):
             explore(crits, opts, d, os.path.basename(d) + " x " + what, what)
 
+    if files == 0:
+        fail("no image file to compare in " + " ".join(dumps))
     print("%d image files of %d kinds compared:" % (files, len(kinds)))
     for k in sorted(kinds):
         note = " (ours only: crit has no handler)" if k in OURS_ONLY else ""

@@ -7,28 +7,30 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::{run, Options};
+use crate::operations::run;
+use crate::options::Options;
+use crate::records::PageServer;
 use criu::migrate;
 
 // set_lazy_pages() and set_status_fd() come with every other option from
-// the core's table (see lib.rs).
+// the core's table (see options.rs).
 
 #[pymethods]
 impl Options {
     /// Start a page server as a daemon, listening on the address and port of
     /// set_page_server_address_port() (port 0: one the kernel chooses) and
     /// writing what it receives into the images directory; it serves one
-    /// dump and exits. Returns ``(pid, port)``.
-    fn start_page_server(slf: &Bound<'_, Self>) -> PyResult<(i32, i32)> {
-        run(slf, |o, _| migrate::start_page_server(o).map(|s| (s.pid, s.port)))
+    /// dump and exits. Returns a PageServer (``pid, port = ...`` unpacks it).
+    fn start_page_server(slf: &Bound<'_, Self>) -> PyResult<PageServer> {
+        run(slf, |o, _| migrate::start_page_server(o).map(PageServer::from))
     }
 
     /// Start a page server (see start_page_server()) as a child of a criu
     /// these options keep connected, so that wait_pid() can give its exit
-    /// status; returns ``(pid, port)``. Collecting the options kills it if
-    /// it was never waited for.
-    fn start_page_server_chld(slf: &Bound<'_, Self>) -> PyResult<(i32, i32)> {
-        run(slf, |o, _| o.start_page_server_chld().map(|s| (s.pid, s.port)))
+    /// status; returns a PageServer. Collecting the options kills it if it
+    /// was never waited for.
+    fn start_page_server_chld(slf: &Bound<'_, Self>) -> PyResult<PageServer> {
+        run(slf, |o, _| o.start_page_server_chld().map(PageServer::from))
     }
 
     /// Record this CPU's features into the images directory (cpuinfo.img).
@@ -36,8 +38,10 @@ impl Options {
         run(slf, |o, _| migrate::cpuinfo_dump(o))
     }
 
-    /// Raise CriuRpcError (cr_errno ENOTSUP) unless the images' tree can run
-    /// on this CPU (its cpuinfo.img comes from cpuinfo_dump()).
+    /// Raise CriuRpcError unless the images' tree can run on this CPU (its
+    /// cpuinfo.img comes from cpuinfo_dump()). When the CPUs differ, criu
+    /// 4.2.1 on x86 sends no cr_errno (criu's log names the difference);
+    /// cr_errno ENOTSUP comes only where criu has no CPU check (arm, aarch64).
     fn cpuinfo_check(slf: &Bound<'_, Self>) -> PyResult<()> {
         run(slf, |o, _| migrate::cpuinfo_check(o))
     }

@@ -23,7 +23,10 @@ def test_a_process_moves_through_a_page_server(tmp_path: Path, victims: list) ->
     wait_until("the counter to start", lambda: len(lines(log)) >= 3)
 
     server = options(images_dir=destination, log_file="page-server.log", page_server_address_port=("127.0.0.1", 0))
-    pid, port = server.start_page_server_chld()
+    started = server.start_page_server_chld()
+    assert isinstance(started, libcriu.PageServer), "the record, as start_page_server() returns"
+    pid, port = started
+    assert (started.pid, started.port) == (pid, port)
     assert pid > 0 and port > 0 and server.is_connected()
     options(images_dir=source, log_file="cpuinfo.log").cpuinfo_dump()
     dump = options(pid=proc.pid, images_dir=source, log_file="dump.log", page_server_address_port=("127.0.0.1", port))
@@ -62,7 +65,9 @@ def test_collected_options_kill_their_unwaited_page_server(tmp_path: Path) -> No
 
 
 def test_a_daemon_page_server_reports_its_pid_and_port(tmp_path: Path) -> None:
-    pid, port = options(images_dir=tmp_path, log_file="ps.log", page_server_address_port=("127.0.0.1", 0)).start_page_server()
+    started = options(images_dir=tmp_path, log_file="ps.log", page_server_address_port=("127.0.0.1", 0)).start_page_server()
+    assert isinstance(started, libcriu.PageServer)
+    pid, port = started
     assert port > 0 and pid > 0
     assert b"page-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
     os.kill(pid, 9)

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::notify::Notification;
 use crate::options::{Options, Service};
 use crate::rpc::{CriuOpts, CriuReq, CriuReqType, CriuResp};
-use crate::service::Connection;
+use crate::service::{Connection, Launch};
 
 /// A request of type `kind` carrying `opts` (criu reads its options from
 /// the request; WAIT_PID and notification answers carry none).
@@ -122,20 +122,21 @@ fn answer_type(request: i32) -> i32 {
 
 /// Open a connection for a request with these options, after checking
 /// what criu would skip silently (see [`check_config_file`]).
-pub(crate) fn connect(opts: &mut Options, service: &Service, rpc: &CriuOpts, detach: bool) -> Result<Connection> {
+pub(crate) fn connect(opts: &mut Options, service: &Service, rpc: &CriuOpts, launch: Launch) -> Result<Connection> {
     if matches!(service, Service::Binary(_)) {
         check_config_file(rpc)?;
     }
-    open(opts, service, rpc, detach)
+    open(opts, service, rpc, launch)
 }
 
 /// Open a connection to `service` for a request with these options,
-/// checking nothing: for clients that build their requests themselves. A criu started by the library gets
-/// the descriptors of `inherit_fd` entries even when the caller opened them
-/// close-on-exec.
-pub(crate) fn open(opts: &mut Options, service: &Service, rpc: &CriuOpts, detach: bool) -> Result<Connection> {
+/// checking nothing: for clients that build their requests themselves. A
+/// criu the library starts is placed as `launch` says; unless it is a
+/// daemon's, it gets the descriptors of `inherit_fd` entries even when the
+/// caller opened them close-on-exec.
+pub(crate) fn open(opts: &mut Options, service: &Service, rpc: &CriuOpts, launch: Launch) -> Result<Connection> {
     let inherited: Vec<i32> = rpc.inherit_fd.iter().map(|i| i.fd).collect();
-    let conn = Connection::open(service, detach, &inherited, opts.reply_timeout)?;
+    let conn = Connection::open(service, launch, &inherited, opts.reply_timeout)?;
     if matches!(service, Service::Fd(_)) {
         // The connection now owns (and will close) the caller's socket: a
         // later request must not use that number, which may by then name
@@ -158,17 +159,17 @@ fn check_config_file(rpc: &CriuOpts) -> Result<()> {
 }
 
 /// One request on a fresh connection.
-pub(crate) fn call(opts: &mut Options, req: CriuReq, detach: bool) -> Result<CriuResp> {
-    call_with(opts, req, detach, &mut no_hook)
+pub(crate) fn call(opts: &mut Options, req: CriuReq, launch: Launch) -> Result<CriuResp> {
+    call_with(opts, req, launch, &mut no_hook)
 }
 
 /// [`call`] with a hook that sees each notification before the caller's
 /// callback does.
-pub(crate) fn call_with(opts: &mut Options, req: CriuReq, detach: bool, hook: Hook) -> Result<CriuResp> {
+pub(crate) fn call_with(opts: &mut Options, req: CriuReq, launch: Launch, hook: Hook) -> Result<CriuResp> {
     let service = opts.service.clone();
     let mut conn = match &req.opts {
-        Some(rpc) => connect(opts, &service, rpc, detach)?,
-        None => connect(opts, &service, &CriuOpts::default(), detach)?,
+        Some(rpc) => connect(opts, &service, rpc, launch)?,
+        None => connect(opts, &service, &CriuOpts::default(), launch)?,
     };
     exchange(&mut conn, opts, &req, hook)
 }

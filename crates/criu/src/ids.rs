@@ -363,7 +363,9 @@ impl FdKind {
             // The image keeps 32 bits of each, and criu names the tty by them.
             FdKind::Tty { rdev, dev } => InheritKey::Tty { rdev: *rdev as u32, dev: *dev as u32 },
             FdKind::Memfd { name } => InheritKey::Memfd(name.clone()),
-            FdKind::File { path, .. } => InheritKey::Path(match &path[1..] {
+            // The path is documented absolute, but the fields are public:
+            // an empty or non-ASCII-led one must not be sliced mid-char.
+            FdKind::File { path, .. } => InheritKey::Path(match path.strip_prefix('/').unwrap_or(path) {
                 "" => ".".into(),
                 relative => relative.into(),
             }),
@@ -848,6 +850,15 @@ mod tests {
         assert_eq!(inherit_key(me(), fd.as_raw_fd()).unwrap(), want);
         assert_eq!(external_id(me(), fd.as_raw_fd()).unwrap(), want);
         validate_inherit_key(&want).unwrap();
+    }
+
+    #[test]
+    fn a_file_kind_built_by_hand_names_its_path_without_panicking() {
+        let file = |path: &str| FdKind::File { path: path.into(), mnt_id: 1, ino: 2 }.inherit_key().to_string();
+        assert_eq!(file("/etc/hosts"), "etc/hosts");
+        assert_eq!(file("/"), ".");
+        assert_eq!(file(""), ".");
+        assert_eq!(file("é/x"), "é/x");
     }
 
     #[test]

@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::exchange::{call, connect, exchange, exchange_bytes, missing, no_hook, open, request};
 use crate::options::{Options, Service, DEFAULT_SERVICE_BINARY};
 use crate::rpc::{CriuReq, CriuReqType, CriuResp};
-use crate::service::{readable_by, Child, Connection};
+use crate::service::{how_it_ended, readable_by, socket_holders, Child, ChildFds, Connection, Launch, PassedFds};
 use crate::started::{wait_pid_request, LazyPagesDaemon};
 
 /// A page server criu started: its pid and the TCP port it listens on (the
@@ -79,12 +79,7 @@ fn listener_pid(port: i32) -> Option<i32> {
             (local_port == wanted && fields.get(3) == Some(&LISTEN)).then(|| fields.get(9).map(|i| i.to_string()))?
         })
     })?;
-    let target = std::ffi::OsString::from(format!("socket:[{inode}]"));
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-        let fds = std::fs::read_dir(entry.path().join("fd")).ok()?;
-        fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target)).then_some(pid)
-    })
+    socket_holders(inode.parse().ok()?).into_iter().next()
 }
 
 /// Start a page server as a daemon (criu's PAGE_SERVER request), listening
@@ -98,7 +93,9 @@ fn listener_pid(port: i32) -> Option<i32> {
 /// fails, e.g. criu listens in another network namespace than the calling
 /// thread's).
 pub fn start_page_server(opts: &mut Options) -> Result<PageServer> {
-    let mut server = page_server_of(call(opts, request(CriuReqType::PageServer, Some(opts.rpc.clone())), false)?)?;
+    // criu forks the daemon: it gets only what this criu has.
+    let resp = call(opts, request(CriuReqType::PageServer, Some(opts.rpc.clone())), Launch::Daemon)?;
+    let mut server = page_server_of(resp)?;
     if server.pid <= 0 {
         server.pid = listener_pid(server.port).unwrap_or(0);
     }
@@ -108,14 +105,17 @@ pub fn start_page_server(opts: &mut Options) -> Result<PageServer> {
 /// Record this CPU's features into the images directory (`cpuinfo.img`),
 /// for [`cpuinfo_check`] on the destination.
 pub fn cpuinfo_dump(opts: &mut Options) -> Result<()> {
-    call(opts, request(CriuReqType::CpuinfoDump, Some(opts.rpc.clone())), false).map(|_| ())
+    call(opts, request(CriuReqType::CpuinfoDump, Some(opts.rpc.clone())), Launch::Request).map(|_| ())
 }
 
 /// Whether the tree whose `cpuinfo.img` is in the images directory can run
-/// on this CPU: `Ok` when it can; an [`Error::Rpc`] with `cr_errno` ENOTSUP
-/// when the CPUs differ in what matters (see [`Options::set_cpu_cap`]).
+/// on this CPU: `Ok` when it can; an [`Error::Rpc`] without `cr_errno` when
+/// the CPUs differ in what matters (see [`Options::set_cpu_cap`]; criu's
+/// log names the difference), as criu 4.2.1 answers on x86. `cr_errno`
+/// ENOTSUP comes only where criu has no CPU check for the architecture
+/// (arm, aarch64).
 pub fn cpuinfo_check(opts: &mut Options) -> Result<()> {
-    call(opts, request(CriuReqType::CpuinfoCheck, Some(opts.rpc.clone())), false).map(|_| ())
+    call(opts, request(CriuReqType::CpuinfoCheck, Some(opts.rpc.clone())), Launch::Request).map(|_| ())
 }
 
 /// How a process the options started ended ([`Options::wait_pid`]).
@@ -131,14 +131,9 @@ pub struct Exited {
 }
 
 /// What a wait status says went wrong; `None` for a clean exit.
-fn how_it_ended(status: i32) -> Option<String> {
-    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-        None
-    } else if libc::WIFSIGNALED(status) {
-        Some(format!("was killed by signal {}", libc::WTERMSIG(status)))
-    } else {
-        Some(format!("exited with status {}", libc::WEXITSTATUS(status)))
-    }
+fn how_it_failed(status: i32) -> Option<String> {
+    let clean = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    (!clean).then(|| how_it_ended(status))
 }
 
 /// The failure of criu's `process` (its name, for the message) that `how`
@@ -166,8 +161,9 @@ impl Options {
     pub fn start_page_server_chld(&mut self) -> Result<PageServer> {
         let req = CriuReq { keep_open: Some(true), ..request(CriuReqType::PageServerChld, Some(self.rpc.clone())) };
         let (service, rpc) = (self.service.clone(), self.rpc.clone());
+        // The kept criu, and the page servers it starts, outlive the call.
         let resp = self.on_kept_connection(
-            |o| connect(o, &service, &rpc, false),
+            |o| connect(o, &service, &rpc, Launch::Daemon),
             |conn, o| exchange(conn, o, &req, &mut no_hook),
         )?;
         let server = page_server_of(resp)?;
@@ -200,10 +196,11 @@ impl Options {
         };
         let (ready_r, ready_w) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::connect("status pipe", e))?;
-        let (args, mut keep) = lazy_pages_args(self, &ready_w)?;
-        keep.push(ready_w.as_raw_fd());
+        let mut passed = PassedFds::default();
+        let args = lazy_pages_args(self, &ready_w, &mut passed)?;
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut child = Child::spawn(&binary, &args, &keep)?;
+        // The daemon outlives the call: it gets only what its command line names.
+        let mut child = Child::spawn(&binary, &args, ChildFds::Only(passed.fds()), true)?;
         drop(ready_w);
         let log = criu_log::log_path(&self.rpc);
         match wait_ready(ready_r, self.reply_timeout) {
@@ -231,7 +228,7 @@ impl Options {
         if let Some(at) = self.started.lazy_pages.iter().position(|d| d.child.pid() == pid) {
             let LazyPagesDaemon { mut child, log } = self.started.lazy_pages.remove(at);
             let status = child.wait()?;
-            let failure = how_it_ended(status).map(|how| daemon_failure("lazy-pages", &how, log.as_deref()));
+            let failure = how_it_failed(status).map(|how| daemon_failure("lazy-pages", &how, log.as_deref()));
             return Ok(Exited { status, failure });
         }
         let Some(mut criu) = self.started.criu.take() else {
@@ -245,7 +242,7 @@ impl Options {
         self.started.page_servers.retain(|p| *p != pid);
         let resp = exchange(&mut criu, self, &wait_pid_request(wanted), &mut no_hook)?;
         let status = resp.status.ok_or_else(|| missing("wait status"))?;
-        let failure = how_it_ended(status).map(|how| daemon_failure("page-server", &how, None));
+        let failure = how_it_failed(status).map(|how| daemon_failure("page-server", &how, None));
         Ok(Exited { status, failure })
     }
 
@@ -264,16 +261,27 @@ impl Options {
     /// requests and judge the answers themselves, as the pycriu-compatible
     /// Python module does: nothing is checked or added on the way (a criu
     /// started for a DUMP without a pid is detached, as a dump of the caller
-    /// needs; it gets the descriptors of `inherit_fd`). The connection stays
-    /// open after a request with `keep_open` (criu then waits for more), and
-    /// is closed after any other or after a failure.
+    /// needs; one kept open gets only its socket, as a daemon; a restore is
+    /// placed as its `shell_job` asks; any other gets the descriptors of
+    /// `inherit_fd`). The connection stays open after a request with
+    /// `keep_open` (criu then waits for more), and is closed after any other
+    /// or after a failure.
     pub fn request_bytes(&mut self, req: &CriuReq) -> Result<Vec<u8>> {
         let rpc = req.opts.clone().unwrap_or_default();
-        let detach = req.r#type == CriuReqType::Dump as i32 && rpc.pid.is_none();
-        let service = self.service.clone();
         let keep = req.keep_open == Some(true);
+        let launch = if req.r#type == CriuReqType::Dump as i32 && rpc.pid.is_none() {
+            Launch::Detached
+        } else if keep {
+            // A criu kept open, and the page servers it starts, outlive the call.
+            Launch::Daemon
+        } else if req.r#type == CriuReqType::Restore as i32 {
+            Launch::restore(&rpc)
+        } else {
+            Launch::Request
+        };
+        let service = self.service.clone();
         let answer =
-            self.on_kept_connection(|o| open(o, &service, &rpc, detach), |conn, o| exchange_bytes(conn, o, req));
+            self.on_kept_connection(|o| open(o, &service, &rpc, launch), |conn, o| exchange_bytes(conn, o, req));
         if !keep {
             self.started.criu = None;
         }
@@ -301,19 +309,18 @@ impl Options {
     }
 }
 
-/// The command line of `criu lazy-pages` for `opts`, and the caller's
-/// descriptors it names.
-fn lazy_pages_args(opts: &Options, status: &OwnedFd) -> Result<(Vec<String>, Vec<i32>)> {
+/// The command line of `criu lazy-pages` for `opts`; the descriptors it
+/// names are added to `passed`, under the numbers they will have in it.
+fn lazy_pages_args(opts: &Options, status: &OwnedFd, passed: &mut PassedFds) -> Result<Vec<String>> {
     let rpc = &opts.rpc;
     let mut args = vec!["lazy-pages".to_owned()];
-    let mut keep = Vec::new();
     let mut dir = |flag: &str, fd: Option<i32>, path: Option<&str>, args: &mut Vec<String>| match (
         fd.filter(|fd| *fd >= 0),
         path,
     ) {
         (Some(fd), _) => {
-            keep.push(fd);
-            args.extend([flag.to_owned(), format!("/proc/self/fd/{fd}")]);
+            let number = passed.pass(fd);
+            args.extend([flag.to_owned(), format!("/proc/self/fd/{number}")]);
         }
         (None, Some(path)) => args.extend([flag.to_owned(), path.to_owned()]),
         (None, None) => {}
@@ -357,8 +364,8 @@ fn lazy_pages_args(opts: &Options, status: &OwnedFd) -> Result<(Vec<String>, Vec
             args.extend([flag.to_owned(), value.clone()]);
         }
     }
-    args.extend(["--status-fd".to_owned(), status.as_raw_fd().to_string()]);
-    Ok((args, keep))
+    args.extend(["--status-fd".to_owned(), passed.pass(status.as_raw_fd()).to_string()]);
+    Ok(args)
 }
 
 /// Wait for the daemon's status byte: true when it came, false when the

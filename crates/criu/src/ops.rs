@@ -11,6 +11,7 @@ use crate::exchange::{call, call_with, connect, exchange, missing, no_hook, requ
 use crate::notify::Notification;
 use crate::options::{Options, Service, DEFAULT_SERVICE_BINARY};
 use crate::rpc::{CriuFeatures, CriuOpts, CriuReqType};
+use crate::service::Launch;
 use crate::tmpfile;
 
 /// What a successful dump reports.
@@ -67,7 +68,7 @@ pub fn check(opts: &mut Options) -> Result<()> {
     } else {
         None
     };
-    let result = call(opts, request(CriuReqType::Check, Some(rpc)), false).map(|_| ());
+    let result = call(opts, request(CriuReqType::Check, Some(rpc)), Launch::Request).map(|_| ());
     drop(scratch);
     result
 }
@@ -77,7 +78,7 @@ pub fn check(opts: &mut Options) -> Result<()> {
 /// checked before criu runs and saved while the tree is frozen; when the
 /// dump fails, their archive is removed again.
 pub fn dump(opts: &mut Options) -> Result<DumpOutcome> {
-    let self_dump = opts.rpc.pid.is_none();
+    let launch = if opts.rpc.pid.is_none() { Launch::Detached } else { Launch::Request };
     let mut rpc = opts.rpc.clone();
     let resp = if opts.tmp_files.is_empty() {
         // A restore puts back whatever archive its images hold: one left by
@@ -86,7 +87,7 @@ pub fn dump(opts: &mut Options) -> Result<DumpOutcome> {
         if let Ok(images) = ImagesDir::of(&rpc) {
             tmpfile::discard(images.fd())?;
         }
-        call(opts, request(CriuReqType::Dump, Some(rpc)), self_dump)?
+        call(opts, request(CriuReqType::Dump, Some(rpc)), launch)?
     } else {
         let images = ImagesDir::of(&rpc)?;
         tmpfile::check(&opts.tmp_files, opts.tmp_file_limit)?;
@@ -102,7 +103,7 @@ pub fn dump(opts: &mut Options) -> Result<DumpOutcome> {
             }
             Ok(())
         };
-        let result = call_with(opts, request(CriuReqType::Dump, Some(rpc)), self_dump, &mut save_at_post_dump);
+        let result = call_with(opts, request(CriuReqType::Dump, Some(rpc)), launch, &mut save_at_post_dump);
         if result.is_err() && saved {
             let _ = tmpfile::discard(images.fd());
         }
@@ -132,7 +133,7 @@ fn put_back_tmp_files(opts: &Options, rpc: &CriuOpts) -> Result<()> {
 
 /// One pre-dump: memory only, the tree keeps running.
 pub fn pre_dump(opts: &mut Options) -> Result<()> {
-    call(opts, request(CriuReqType::SinglePreDump, Some(opts.rpc.clone())), false).map(|_| ())
+    call(opts, request(CriuReqType::SinglePreDump, Some(opts.rpc.clone())), Launch::Request).map(|_| ())
 }
 
 /// Pre-dump repeatedly on one connection, then dump. After each pre-dump
@@ -147,7 +148,7 @@ pub fn dump_iters(opts: &mut Options, mut more: impl FnMut(&mut Options) -> i32)
         ));
     }
     let (service, rpc) = (opts.service.clone(), opts.rpc.clone());
-    let mut conn = connect(opts, &service, &rpc, false)?;
+    let mut conn = connect(opts, &service, &rpc, Launch::Request)?;
     loop {
         exchange(&mut conn, opts, &request(CriuReqType::PreDump, Some(opts.rpc.clone())), &mut no_hook)?;
         match more(opts) {
@@ -163,7 +164,8 @@ pub fn dump_iters(opts: &mut Options, mut more: impl FnMut(&mut Options) -> i32)
 /// The restored tree is criu's child and is reparented when criu exits.
 pub fn restore(opts: &mut Options) -> Result<i32> {
     put_back_tmp_files(opts, &opts.rpc)?;
-    let resp = call(opts, request(CriuReqType::Restore, Some(opts.rpc.clone())), false)?;
+    let launch = Launch::restore(&opts.rpc);
+    let resp = call(opts, request(CriuReqType::Restore, Some(opts.rpc.clone())), launch)?;
     resp.restore.map(|r| r.pid).ok_or_else(|| missing("restored pid"))
 }
 
@@ -181,14 +183,14 @@ pub fn restore_child(opts: &mut Options) -> Result<i32> {
     let mut rpc = opts.rpc.clone();
     rpc.rst_sibling = Some(true);
     put_back_tmp_files(opts, &rpc)?;
-    let mut conn = connect(opts, &service, &rpc, false)?;
+    let mut conn = connect(opts, &service, &rpc, Launch::restore(&rpc))?;
     let resp = exchange(&mut conn, opts, &request(CriuReqType::Restore, Some(rpc)), &mut no_hook)?;
     resp.restore.map(|r| r.pid).ok_or_else(|| missing("restored pid"))
 }
 
 /// The version of the criu binary the options reach.
 pub fn version(opts: &mut Options) -> Result<Version> {
-    let resp = call(opts, request(CriuReqType::Version, Some(opts.rpc.clone())), false)?;
+    let resp = call(opts, request(CriuReqType::Version, Some(opts.rpc.clone())), Launch::Request)?;
     let v = resp.version.ok_or_else(|| missing("version"))?;
     Ok(Version {
         major: v.major_number,
@@ -215,7 +217,7 @@ pub fn feature_check(opts: &mut Options, wanted: Features) -> Result<Features> {
         lazy_pages: ask(wanted.lazy_pages),
         pidfd_store: ask(wanted.pidfd_store),
     });
-    let resp = call(opts, req, false)?;
+    let resp = call(opts, req, Launch::Request)?;
     let got = resp.features.ok_or_else(|| missing("features"))?;
     Ok(Features {
         mem_track: got.mem_track.unwrap_or(false),

@@ -331,6 +331,15 @@ impl Options {
         self
     }
 
+    /// Restore the tree as a sibling of criu instead of as its child, so
+    /// it outlives a criu started for one request. Not in the tables above:
+    /// upstream libcriu has no setter for it (only `criu_restore_child`,
+    /// [`crate::ops::restore_child`], sets it, per call); rust-criu has one.
+    pub fn set_rst_sibling(&mut self, value: bool) -> &mut Self {
+        self.rpc.rst_sibling = Some(value);
+        self
+    }
+
     /// How criu handles cgroups.
     pub fn set_manage_cgroups_mode(&mut self, mode: CgMode) -> &mut Self {
         self.rpc.manage_cgroups_mode = Some(mode as i32);
@@ -445,8 +454,15 @@ impl Options {
     /// (`pre-dump`, `post-dump`, `post-restore`, ...). A nonzero return value
     /// makes criu fail the operation, and the operation returns that value.
     pub fn set_notify(&mut self, callback: NotifyCallback) -> &mut Self {
+        self.set_notify_handler(callback).set_notify_scripts(true)
+    }
+
+    /// Like [`Options::set_notify`], but leaves the request as it is: criu
+    /// sends notifications only when they are asked for on their own
+    /// ([`Options::set_notify_scripts`]). For APIs where the callback and
+    /// that switch are separate settings, as in rust-criu's.
+    pub fn set_notify_handler(&mut self, callback: NotifyCallback) -> &mut Self {
         self.notify = Some(callback);
-        self.rpc.notify_scripts = Some(true);
         self
     }
 
@@ -608,6 +624,9 @@ mod tests {
         assert_eq!(r.network_lock, Some(3));
         assert_eq!(r.exec_cmd, vec!["a".to_string(), "b".to_string()]);
         assert_eq!(r.join_ns[0].extra_opt, None);
+        assert_eq!(r.rst_sibling, None);
+        o.set_rst_sibling(true);
+        assert_eq!(o.request_options().rst_sibling, Some(true));
     }
 
     #[test]
@@ -659,5 +678,13 @@ mod tests {
         let mut o = Options::new();
         o.set_notify(Box::new(|_, _| 0));
         assert_eq!(o.rpc.notify_scripts, Some(true));
+    }
+
+    #[test]
+    fn notify_handler_leaves_the_request_alone() {
+        let mut o = Options::new();
+        o.set_notify_handler(Box::new(|_, _| 0));
+        assert!(o.notify.is_some());
+        assert_eq!(o.rpc.notify_scripts, None);
     }
 }

@@ -10,9 +10,24 @@
 //! Every process the library starts as its own child (`criu swrk`, the
 //! `criu lazy-pages` daemon) is a [`Child`], started by [`Child::spawn`] and
 //! reaped by it: nothing the library starts is left behind as a zombie.
+//!
+//! Two promises rest on how a child is started:
+//!
+//! * A daemon, or a criu whose daemons outlive the call (page servers,
+//!   sessions), gets only stdio and the descriptors its request names
+//!   ([`ChildFds::Only`]): a caller's pipe left inheritable must not stay
+//!   open in a process that runs on after the call, or the caller's reader
+//!   never sees end-of-file. A criu for one request inherits as upstream's
+//!   does ([`ChildFds::Inherited`]), since the caller's inherited files must
+//!   reach it.
+//! * A criu that dies without answering fails the call at once: the library
+//!   waits for its exit (a pidfd) together with its socket, because the
+//!   socket alone may never reach end-of-file (a helper criu forked holds
+//!   it). criu starts in a process group of its own, so what it left behind
+//!   is ended with it; the restored tree never is (see [`Launch`]).
 
 use std::ffi::{CString, OsStr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -45,6 +60,40 @@ pub enum Service {
 /// without limit.
 pub(crate) const MAX_RESPONSE_SIZE: usize = 1 << 20;
 
+/// How a criu the library starts for a connection is placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Launch {
+    /// For one request: it inherits what the caller left inheritable (and
+    /// the request's inherit-fd entries), in a process group of its own.
+    ///
+    /// A restored tree never stays in that group: criu moves every restored
+    /// task into the process group its images name, except for a shell job,
+    /// whose tree joins criu's own group (see [`Launch::ShellJobRestore`]).
+    Request,
+    /// A shell job's restore: as [`Launch::Request`], but in the caller's
+    /// process group, which criu hands on to the restored tree (as upstream
+    /// does, so the tree is a job of the caller's terminal). What criu
+    /// leaves behind when it dies is then not ended.
+    ShellJobRestore,
+    /// Outside the caller's process tree, which a dump of the caller itself
+    /// needs (criu must not be part of the tree it dumps).
+    Detached,
+    /// For requests whose criu, or what it starts, outlives the call (page
+    /// servers, a connection kept open): it gets only stdio and its socket.
+    Daemon,
+}
+
+impl Launch {
+    /// The launch of a restore with these options.
+    pub fn restore(rpc: &crate::rpc::CriuOpts) -> Launch {
+        if rpc.shell_job == Some(true) {
+            Launch::ShellJobRestore
+        } else {
+            Launch::Request
+        }
+    }
+}
+
 /// An open channel to criu for one operation.
 pub(crate) struct Connection {
     socket: Option<OwnedFd>,
@@ -55,7 +104,14 @@ pub(crate) struct Connection {
     timeout: Option<Duration>,
     /// Set when criu missed the timeout: our child is killed, not awaited.
     abandoned: bool,
+    /// The inode of criu's end of the socket, when we made it: whatever
+    /// still holds it once criu died unanswered is what criu left behind.
+    criu_end: Option<u64>,
 }
+
+/// What reaching criu gave: our socket, the criu we started, the inode of
+/// its end of the socket.
+type Reached = (OwnedFd, Option<Child>, Option<u64>);
 
 /// A response and the descriptor criu attached to it, if any.
 pub(crate) struct Received {
@@ -64,16 +120,20 @@ pub(crate) struct Received {
 }
 
 impl Connection {
-    /// Connect as `service` says. `detach` asks for a criu that is not our
-    /// child, which a dump of the caller's own tree needs (criu must not be
-    /// part of the tree it dumps). A criu we start inherits `keep_fds`
+    /// Connect as `service` says; a criu we start is placed as `launch`
+    /// says. Unless it is a [`Launch::Daemon`], it inherits `keep_fds`
     /// (close-on-exec or not) besides its socket.
-    pub fn open(service: &Service, detach: bool, keep_fds: &[RawFd], timeout: Option<Duration>) -> Result<Connection> {
-        let (socket, child) = Self::connect(service, detach, keep_fds)?;
-        Ok(Connection { socket: Some(socket), child, timeout, abandoned: false })
+    pub fn open(
+        service: &Service,
+        launch: Launch,
+        keep_fds: &[RawFd],
+        timeout: Option<Duration>,
+    ) -> Result<Connection> {
+        let (socket, child, criu_end) = Self::connect(service, launch, keep_fds)?;
+        Ok(Connection { socket: Some(socket), child, timeout, abandoned: false, criu_end })
     }
 
-    fn connect(service: &Service, detach: bool, keep_fds: &[RawFd]) -> Result<(OwnedFd, Option<Child>)> {
+    fn connect(service: &Service, launch: Launch, keep_fds: &[RawFd]) -> Result<Reached> {
         match service {
             Service::Fd(fd) => {
                 if *fd < 0 {
@@ -85,7 +145,7 @@ impl Connection {
                 // (set_service_fd) and uses it no further; the options forget
                 // it once it is taken (`Service::Fd(-1)`), so it has one owner.
                 let socket = unsafe { OwnedFd::from_raw_fd(*fd) };
-                Ok((socket, None))
+                Ok((socket, None, None))
             }
             Service::Socket(path) => {
                 let socket = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)
@@ -94,9 +154,9 @@ impl Connection {
                     .map_err(|e| Error::connect(&format!("service address {}", path.display()), e))?;
                 socket::connect(socket.as_raw_fd(), &addr)
                     .map_err(|e| Error::connect(&format!("connect to {}", path.display()), e))?;
-                Ok((socket, None))
+                Ok((socket, None, None))
             }
-            Service::Binary(binary) => spawn_swrk(binary, detach, keep_fds),
+            Service::Binary(binary) => spawn_swrk(binary, launch, keep_fds),
         }
     }
 
@@ -105,60 +165,151 @@ impl Connection {
     }
 
     /// Send one request.
-    pub fn send(&self, request: &CriuReq) -> Result<()> {
+    pub fn send(&mut self, request: &CriuReq) -> Result<()> {
         let bytes = request.encode_to_vec();
         // MSG_NOSIGNAL: a criu that died must give us an error, not SIGPIPE.
-        let sent =
-            socket::send(self.fd(), &bytes, MsgFlags::MSG_NOSIGNAL).map_err(|e| Error::comm("send request", e))?;
+        let sent = match socket::send(self.fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
+            Ok(sent) => sent,
+            // The criu we started is gone: say how it ended.
+            Err(Errno::EPIPE | Errno::ECONNRESET) if self.child.is_some() => return Err(self.unanswered()),
+            Err(e) => return Err(Error::comm("send request", e)),
+        };
         if sent != bytes.len() {
             return Err(Error::Comm { errno: libc::EMSGSIZE, what: "request sent in part".into() });
         }
         Ok(())
     }
 
-    /// Wait until a response is ready, at most the timeout.
+    /// Wait until a response is ready (or the socket closed), at most the
+    /// timeout. A criu we started that exits first fails the wait at once:
+    /// helpers it forked may hold its end of the socket, which then never
+    /// reaches end-of-file.
     fn wait_readable(&mut self) -> Result<()> {
-        let Some(timeout) = self.timeout else { return Ok(()) };
-        let Some(socket) = &self.socket else { return Err(Error::comm("wait for response", Errno::EBADF)) };
-        if readable_by(socket.as_fd(), Some(Instant::now() + timeout))
-            .map_err(|e| Error::comm("wait for response", e))?
-        {
-            return Ok(());
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            // Without a pidfd the child is looked at every tick instead.
+            let exit_fd = self.child.as_ref().map(|c| c.exit_fd());
+            let tick = matches!(exit_fd, Some(None)).then_some(EXIT_POLL_TICK);
+            let wait = match (left, tick) {
+                (Some(l), Some(t)) => Some(l.min(t)),
+                (l, t) => l.or(t),
+            };
+            let ms = wait.map_or(-1, |w| w.as_millis().min(i32::MAX as u128) as i32);
+            let mut pfds = [
+                libc::pollfd { fd: self.fd(), events: libc::POLLIN, revents: 0 },
+                // poll skips a negative descriptor.
+                libc::pollfd { fd: exit_fd.flatten().unwrap_or(-1), events: libc::POLLIN, revents: 0 },
+            ];
+            // SAFETY: `pfds` is an array of two live pollfds, as the count says.
+            if unsafe { libc::poll(pfds.as_mut_ptr(), 2, ms) } < 0 {
+                match Errno::last() {
+                    Errno::EINTR => continue,
+                    e => return Err(Error::comm("wait for response", e)),
+                }
+            }
+            // A response (or end-of-file) already queued wins over the exit:
+            // criu sends its answer before it exits.
+            if pfds[0].revents != 0 {
+                return Ok(());
+            }
+            let exited = pfds[1].revents != 0 || (tick.is_some() && self.child.as_ref().is_some_and(Child::has_exited));
+            if exited {
+                // Without a pidfd, criu may have answered and exited since
+                // the poll: what it sent before exiting is queued by now.
+                let mut socket = libc::pollfd { fd: self.fd(), events: libc::POLLIN, revents: 0 };
+                // SAFETY: `socket` is one live pollfd.
+                if unsafe { libc::poll(&mut socket, 1, 0) } > 0 {
+                    return Ok(());
+                }
+                return Err(self.unanswered());
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.abandoned = true;
+                return Err(Error::Comm {
+                    errno: libc::ETIMEDOUT,
+                    what: format!("criu did not answer within {} ms", self.timeout.unwrap_or_default().as_millis()),
+                });
+            }
         }
-        self.abandoned = true;
-        Err(Error::Comm {
-            errno: libc::ETIMEDOUT,
-            what: format!("criu did not answer within {} ms", timeout.as_millis()),
-        })
+    }
+
+    /// The error for a request criu will never answer: the socket closed,
+    /// or the criu we started exited. That criu is reaped; what it left
+    /// behind is ended first: its process group, while the group cannot
+    /// have been reused, and whatever still holds criu's end of the socket
+    /// (a helper, or a daemon criu forked before it could tell us).
+    fn unanswered(&mut self) -> Error {
+        let Some(child) = self.child.as_mut() else { return closed_unanswered() };
+        // criu closes its socket as it exits: give it a moment to be gone.
+        if !child.exits_by(EXIT_GRACE) {
+            return closed_unanswered();
+        }
+        child.kill_group();
+        if let Some(inode) = self.criu_end {
+            kill_holders(inode);
+        }
+        match child.wait() {
+            Ok(status) => {
+                Error::Comm { errno: libc::ECONNRESET, what: format!("criu {} before answering", how_it_ended(status)) }
+            }
+            Err(_) => closed_unanswered(),
+        }
     }
 
     /// Receive one response, with the descriptor criu may pass along.
     pub fn recv(&mut self) -> Result<Received> {
-        let (bytes, fd) = self.recv_bytes()?;
-        if bytes.is_empty() {
-            return Err(Error::Comm {
-                errno: libc::ECONNRESET,
-                what: "criu closed the connection without answering".into(),
-            });
+        match self.recv_packet()? {
+            Packet::Answer(bytes, fd) => {
+                let response = CriuResp::decode(&bytes[..])
+                    .map_err(|e| Error::Comm { errno: libc::EBADMSG, what: format!("undecodable response: {e}") })?;
+                Ok(Received { response, fd })
+            }
+            Packet::Empty => Err(closed_unanswered()),
+            // criu is gone: say how it ended.
+            Packet::Gone => Err(self.unanswered()),
         }
-        let response = CriuResp::decode(&bytes[..])
-            .map_err(|e| Error::Comm { errno: libc::EBADMSG, what: format!("undecodable response: {e}") })?;
-        Ok(Received { response, fd })
     }
 
     /// Receive one datagram as criu sent it, decoded or not, with the
     /// descriptor criu may pass along. A datagram of no bytes and the end of
-    /// the connection (criu gone without answering) both read as no bytes.
+    /// the connection (criu gone without answering) both read as no bytes;
+    /// a criu we started that is gone is still reaped, and what it left
+    /// behind ended, as [`Connection::recv`] does.
     pub fn recv_bytes(&mut self) -> Result<(Vec<u8>, Option<OwnedFd>)> {
+        match self.recv_packet()? {
+            Packet::Answer(bytes, fd) => Ok((bytes, fd)),
+            Packet::Empty => Ok((Vec::new(), None)),
+            Packet::Gone => {
+                if self.child.is_some() {
+                    // Only its clean-up is wanted: the caller judges the silence.
+                    let _ = self.unanswered();
+                }
+                Ok((Vec::new(), None))
+            }
+        }
+    }
+
+    /// Wait for and read one datagram.
+    fn recv_packet(&mut self) -> Result<Packet> {
         self.wait_readable()?;
         let fd = self.fd();
         // Learn the packet's size first, so the buffer fits it exactly.
-        let size = retry_eintr(|| socket::recv(fd, &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC))
-            .map_err(|e| Error::comm("receive response", e))?;
+        let size = match retry_eintr(|| socket::recv(fd, &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC)) {
+            Ok(size) => size,
+            Err(Errno::ECONNRESET) if self.child.is_some() => return Ok(Packet::Gone),
+            Err(e) => return Err(Error::comm("receive response", e)),
+        };
         if size == 0 {
-            // Consume the empty packet (or see EOF) so nothing lingers.
+            // End-of-file (criu is gone), or an empty packet from a criu
+            // still running.
+            let mut pfd = libc::pollfd { fd, events: libc::POLLRDHUP, revents: 0 };
+            // SAFETY: `pfd` is one valid pollfd for the duration of the call.
+            let hung_up =
+                unsafe { libc::poll(&mut pfd, 1, 0) } > 0 && pfd.revents & (libc::POLLHUP | libc::POLLRDHUP) != 0;
+            // Consume the empty packet so nothing lingers.
             let _ = socket::recv(fd, &mut [0u8; 1], MsgFlags::MSG_DONTWAIT);
-            return Ok((Vec::new(), None));
+            return Ok(if hung_up { Packet::Gone } else { Packet::Empty });
         }
         if size > MAX_RESPONSE_SIZE {
             let _ = socket::recv(fd, &mut [0u8; 1], MsgFlags::MSG_TRUNC);
@@ -178,8 +329,18 @@ impl Connection {
             });
         }
         buf.truncate(len);
-        Ok((buf, fds.into_iter().next()))
+        Ok(Packet::Answer(buf, fds.into_iter().next()))
     }
+}
+
+/// One read from criu's socket.
+enum Packet {
+    /// A datagram with bytes, and the descriptor criu may have passed.
+    Answer(Vec<u8>, Option<OwnedFd>),
+    /// A datagram of no bytes from a criu still there.
+    Empty,
+    /// The end of the connection: criu is gone without answering.
+    Gone,
 }
 
 impl Drop for Connection {
@@ -195,11 +356,58 @@ impl Drop for Connection {
                 }
             }
             if self.abandoned {
-                // A criu that missed the deadline may never exit by itself.
+                // A criu that missed the deadline may never exit by itself;
+                // what it started in its group goes with it.
                 child.kill();
             }
             let _ = child.wait();
         }
+    }
+}
+
+fn closed_unanswered() -> Error {
+    Error::Comm { errno: libc::ECONNRESET, what: "criu closed the connection without answering".into() }
+}
+
+/// How often a child without a pidfd (kernels before 5.3) is looked at
+/// while its answer is awaited.
+const EXIT_POLL_TICK: Duration = Duration::from_millis(50);
+
+/// How long a criu that closed its socket without answering gets to exit
+/// before the call gives up on learning how it ended.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
+/// The caller's descriptors a child is given.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ChildFds<'a> {
+    /// Whatever the caller left inheritable, and these (close-on-exec or
+    /// not) under their own numbers.
+    Inherited(&'a [RawFd]),
+    /// stdio and these, numbered from [`FIRST_PASSED_FD`] in the order
+    /// given (see [`PassedFds`]), and nothing else.
+    Only(&'a [RawFd]),
+}
+
+/// The number the first descriptor of [`ChildFds::Only`] gets in the child.
+pub(crate) const FIRST_PASSED_FD: RawFd = 3;
+
+/// The descriptors for [`ChildFds::Only`], collected with the numbers they
+/// will have in the child (for its command line).
+#[derive(Debug, Default)]
+pub(crate) struct PassedFds(Vec<RawFd>);
+
+impl PassedFds {
+    /// Pass `fd` (once, however often it is named): its number in the child.
+    pub fn pass(&mut self, fd: RawFd) -> RawFd {
+        let index = self.0.iter().position(|f| *f == fd).unwrap_or_else(|| {
+            self.0.push(fd);
+            self.0.len() - 1
+        });
+        FIRST_PASSED_FD + index as RawFd
+    }
+
+    pub fn fds(&self) -> &[RawFd] {
+        &self.0
     }
 }
 
@@ -210,23 +418,82 @@ pub(crate) struct Child {
     pid: Pid,
     /// The exit status once reaped (raw, as `waitpid` gives it).
     status: Option<i32>,
+    /// Readable once the process exited (`None` where the kernel has no
+    /// pidfd_open).
+    pidfd: Option<OwnedFd>,
+    /// Whether it leads a process group of its own (its pid is the group's).
+    own_group: bool,
 }
 
 impl Child {
-    /// Start `program` (looked up in PATH without a slash) with `args`,
-    /// handing it `keep_fds` (close-on-exec or not) under the same numbers.
-    pub fn spawn(program: &Path, args: &[&str], keep_fds: &[RawFd]) -> Result<Child> {
+    /// Start `program` (looked up in PATH without a slash) with `args` and
+    /// the descriptors `fds` says, in a process group of its own when
+    /// `own_group` is set.
+    pub fn spawn(program: &Path, args: &[&str], fds: ChildFds, own_group: bool) -> Result<Child> {
         let program = cstring(program.as_os_str().as_bytes(), "program")?;
         let args = args.iter().map(|a| cstring(a.as_bytes(), "argument")).collect::<Result<Vec<_>>>()?;
         let mut argv: Vec<*const libc::c_char> =
             std::iter::once(program.as_ptr()).chain(args.iter().map(|a| a.as_ptr())).collect();
         argv.push(std::ptr::null());
-        let pid = posix_spawn(&program, &argv, keep_fds)?;
-        Ok(Child { pid, status: None })
+        let pid = posix_spawn(&program, &argv, fds, own_group)?;
+        // The child is ours and not reaped yet, so its pid cannot have been
+        // reused: the pidfd names it.
+        // SAFETY: pidfd_open takes plain integers and touches no memory of
+        // ours; a descriptor it returns is new, so OwnedFd is its one owner.
+        let pidfd = match unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) } {
+            fd if fd >= 0 => Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+            _ => None,
+        };
+        Ok(Child { pid, status: None, pidfd, own_group })
     }
 
     pub fn pid(&self) -> i32 {
         self.pid.as_raw()
+    }
+
+    /// A descriptor that polls readable once the process exited, if the
+    /// kernel gives one.
+    fn exit_fd(&self) -> Option<RawFd> {
+        self.pidfd.as_ref().map(|fd| fd.as_raw_fd())
+    }
+
+    /// Whether the process exited (or was reaped), without reaping it.
+    fn has_exited(&self) -> bool {
+        if self.status.is_some() {
+            return true;
+        }
+        // SAFETY: siginfo_t is plain data, valid all-zero; waitid writes only
+        // into `info`, and si_pid reads the field waitid filled (zero when
+        // nothing exited).
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        match unsafe { libc::waitid(libc::P_PID, self.pid.as_raw() as libc::id_t, &mut info, flags) } {
+            0 => (unsafe { info.si_pid() }) != 0,
+            // Not ours to wait for any more: it is gone as far as we can tell.
+            _ => Errno::last() != Errno::EINTR,
+        }
+    }
+
+    /// Whether the process exits within `timeout`, without reaping it.
+    fn exits_by(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.has_exited() {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match self.exit_fd() {
+                Some(fd) => {
+                    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+                    // SAFETY: `pfd` is one live pollfd.
+                    unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+                }
+                None => std::thread::sleep(left.min(Duration::from_millis(5))),
+            }
+        }
     }
 
     /// Wait until the process exits; its raw wait status.
@@ -284,12 +551,90 @@ impl Child {
         }
     }
 
-    /// SIGKILL the process unless it has been reaped already (its pid may
-    /// then belong to someone else).
+    /// SIGKILL the process, and with it its process group when it leads
+    /// one, unless it has been reaped already (its pid may then belong to
+    /// someone else).
     pub fn kill(&self) {
         if self.status.is_none() {
+            self.kill_group();
             let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
         }
+    }
+
+    /// SIGKILL what is left in the process group the process leads (the
+    /// helpers a criu that died forked), unless it was reaped: while it is
+    /// not, the group cannot have been reused.
+    fn kill_group(&self) {
+        if self.own_group && self.status.is_none() {
+            let _ = nix::sys::signal::killpg(self.pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// The processes (other than the caller) holding the socket with this
+/// inode, as /proc shows it.
+pub(crate) fn socket_holders(inode: u64) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(procs) = std::fs::read_dir("/proc") else { return Vec::new() };
+    procs
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me && holds_socket(*pid, inode))
+        .collect()
+}
+
+fn holds_socket(pid: i32, inode: u64) -> bool {
+    let target = std::ffi::OsString::from(format!("socket:[{inode}]"));
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target))
+}
+
+/// SIGKILL every process holding criu's end of a socket whose criu died
+/// without answering: what it forked, or a page server it started before
+/// it could say so; nobody else knows them. A restored tree holds none of
+/// criu's descriptors, so it is never among them. Each is pinned by a
+/// pidfd and looked at again before the signal, so a pid reused meanwhile
+/// is left alone.
+fn kill_holders(inode: u64) {
+    for pid in socket_holders(inode) {
+        // SAFETY: pidfd_open takes plain integers and touches no memory of ours.
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if pidfd < 0 {
+            // No pidfd (before Linux 5.3): the pid was just seen holding it.
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            continue;
+        }
+        // SAFETY: the descriptor pidfd_open just returned is new and ours alone.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
+        if holds_socket(pid, inode) {
+            // SAFETY: pidfd_send_signal with a pidfd we own and no siginfo
+            // (a null pointer), touching no memory of ours.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    pidfd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            };
+        }
+    }
+}
+
+/// How a process with the raw wait status `status` ended, for messages:
+/// "exited with status 1", "was killed by signal 9 (SIGKILL)".
+pub(crate) fn how_it_ended(status: i32) -> String {
+    if status == -1 {
+        "ended (reaped elsewhere)".to_owned()
+    } else if libc::WIFSIGNALED(status) {
+        let signal = libc::WTERMSIG(status);
+        match nix::sys::signal::Signal::try_from(signal) {
+            Ok(name) => format!("was killed by signal {signal} ({name})"),
+            Err(_) => format!("was killed by signal {signal}"),
+        }
+    } else {
+        format!("exited with status {}", libc::WEXITSTATUS(status))
     }
 }
 
@@ -384,30 +729,57 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString> {
     CString::new(bytes).map_err(|_| Error::InvalidArgument(format!("{what} contains a NUL byte")))
 }
 
-/// Start `<binary> swrk <fd>` and return our end of its socket.
-fn spawn_swrk(binary: &Path, detach: bool, keep_fds: &[RawFd]) -> Result<(OwnedFd, Option<Child>)> {
+/// Start `<binary> swrk <fd>`, placed as `launch` says.
+fn spawn_swrk(binary: &Path, launch: Launch, keep_fds: &[RawFd]) -> Result<Reached> {
     let (ours, theirs) = socket::socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .map_err(|e| Error::connect("socketpair", e))?;
-    let fd_arg = theirs.as_raw_fd().to_string();
     let mut keep: Vec<RawFd> = keep_fds.iter().copied().filter(|fd| *fd >= 0).collect();
     keep.push(theirs.as_raw_fd());
-    let child = if detach {
-        let program = cstring(binary.as_os_str().as_bytes(), "service binary")?;
-        let fd_arg = cstring(fd_arg.as_bytes(), "fd")?;
-        let argv = [program.as_ptr(), c"swrk".as_ptr(), fd_arg.as_ptr(), std::ptr::null()];
-        spawn_detached(&program, &argv, &keep)?;
-        None
-    } else {
-        Some(Child::spawn(binary, &["swrk", &fd_arg], &keep)?)
+    let child = match launch {
+        Launch::Detached => {
+            let program = cstring(binary.as_os_str().as_bytes(), "service binary")?;
+            let fd_arg = cstring(theirs.as_raw_fd().to_string().as_bytes(), "fd")?;
+            let argv = [program.as_ptr(), c"swrk".as_ptr(), fd_arg.as_ptr(), std::ptr::null()];
+            spawn_detached(&program, &argv, &keep)?;
+            None
+        }
+        Launch::Daemon => {
+            let mut passed = PassedFds::default();
+            let fd_arg = passed.pass(theirs.as_raw_fd()).to_string();
+            Some(Child::spawn(binary, &["swrk", &fd_arg], ChildFds::Only(passed.fds()), true)?)
+        }
+        Launch::Request | Launch::ShellJobRestore => {
+            let fd_arg = theirs.as_raw_fd().to_string();
+            let own_group = launch == Launch::Request;
+            Some(Child::spawn(binary, &["swrk", &fd_arg], ChildFds::Inherited(&keep), own_group)?)
+        }
     };
+    let criu_end = nix::sys::stat::fstat(theirs.as_raw_fd()).ok().map(|st| st.st_ino);
     drop(theirs);
-    Ok((ours, child))
+    Ok((ours, child, criu_end))
 }
 
 /// posix_spawn does not copy the caller's address space (glibc uses
 /// CLONE_VM|CLONE_VFORK), so starting criu costs the same from a 4 GiB caller
 /// as from a small one.
-fn posix_spawn(program: &CString, argv: &[*const libc::c_char], keep_fds: &[RawFd]) -> Result<Pid> {
+fn posix_spawn(program: &CString, argv: &[*const libc::c_char], fds: ChildFds, own_group: bool) -> Result<Pid> {
+    // ChildFds::Only: copies of the passed descriptors, above every number
+    // they go to, so no dup2 in the child overwrites one not yet moved.
+    let copies = match fds {
+        ChildFds::Only(passed) => passed
+            .iter()
+            .map(|fd| {
+                let lowest = FIRST_PASSED_FD + passed.len() as RawFd;
+                // SAFETY: F_DUPFD_CLOEXEC touches no memory of ours; the copy
+                // it returns is new, so OwnedFd is its one owner.
+                match unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, lowest) } {
+                    n if n >= 0 => Ok(unsafe { OwnedFd::from_raw_fd(n) }),
+                    _ => Err(Error::connect(&format!("pass descriptor {fd}"), Errno::last())),
+                }
+            })
+            .collect::<Result<Vec<_>>>()?,
+        ChildFds::Inherited(_) => Vec::new(),
+    };
     // SAFETY: the file actions and attributes are initialized before use and
     // destroyed once on every path; `program` and `argv` are NUL-terminated
     // (argv ends with a null pointer) and outlive the call, which copies them.
@@ -420,10 +792,23 @@ fn posix_spawn(program: &CString, argv: &[*const libc::c_char], keep_fds: &[RawF
             return Err(e);
         }
         let result = (|| {
-            // dup2 onto itself clears FD_CLOEXEC in the child only, so these
-            // reach criu without ever being inheritable here.
-            for fd in keep_fds {
-                check_spawn(libc::posix_spawn_file_actions_adddup2(&mut actions, *fd, *fd), "dup2")?;
+            match fds {
+                // dup2 onto itself clears FD_CLOEXEC in the child only, so these
+                // reach criu without ever being inheritable here.
+                ChildFds::Inherited(keep) => {
+                    for fd in keep {
+                        check_spawn(libc::posix_spawn_file_actions_adddup2(&mut actions, *fd, *fd), "dup2")?;
+                    }
+                }
+                ChildFds::Only(_) => {
+                    for (number, copy) in (FIRST_PASSED_FD..).zip(&copies) {
+                        check_spawn(
+                            libc::posix_spawn_file_actions_adddup2(&mut actions, copy.as_raw_fd(), number),
+                            "dup2",
+                        )?;
+                    }
+                    close_from(&mut actions, FIRST_PASSED_FD + copies.len() as RawFd)?;
+                }
             }
             // criu needs SIGCHLD delivered and handled by default, whatever
             // the caller blocked or ignored.
@@ -435,7 +820,13 @@ fn posix_spawn(program: &CString, argv: &[*const libc::c_char], keep_fds: &[RawF
             libc::sigemptyset(&mut default);
             libc::sigaddset(&mut default, libc::SIGCHLD);
             check_spawn(libc::posix_spawnattr_setsigdefault(&mut attr, &default), "sigdefault")?;
-            let flags = (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short;
+            let mut flags = libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF;
+            if own_group {
+                // Group 0: the child's own pid.
+                check_spawn(libc::posix_spawnattr_setpgroup(&mut attr, 0), "process group")?;
+                flags |= libc::POSIX_SPAWN_SETPGROUP;
+            }
+            let flags = flags as libc::c_short;
             check_spawn(libc::posix_spawnattr_setflags(&mut attr, flags), "spawn flags")?;
             let mut pid: libc::pid_t = 0;
             let rc = libc::posix_spawnp(
@@ -456,6 +847,42 @@ fn posix_spawn(program: &CString, argv: &[*const libc::c_char], keep_fds: &[RawF
         libc::posix_spawn_file_actions_destroy(&mut actions);
         result
     }
+}
+
+/// Have the child close every descriptor from `lowest` on before exec.
+///
+/// glibc 2.34 and later do it in one step (close_range in the child). The
+/// function is looked up when first needed, so the library still loads on
+/// an older glibc (the Python wheel targets glibc 2.17); there, each
+/// descriptor open now is closed one by one, which misses one another
+/// thread opens without close-on-exec between this listing and the spawn.
+///
+/// # Safety
+/// `actions` must have been initialized with posix_spawn_file_actions_init.
+unsafe fn close_from(actions: &mut libc::posix_spawn_file_actions_t, lowest: RawFd) -> Result<()> {
+    type AddCloseFrom = unsafe extern "C" fn(*mut libc::posix_spawn_file_actions_t, libc::c_int) -> libc::c_int;
+    static ADD_CLOSE_FROM: once_cell::sync::OnceCell<Option<AddCloseFrom>> = once_cell::sync::OnceCell::new();
+    let add_close_from = ADD_CLOSE_FROM.get_or_init(|| {
+        // SAFETY: dlsym with a NUL-terminated name; a non-null result is
+        // glibc's function of exactly this signature.
+        let symbol = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"posix_spawn_file_actions_addclosefrom_np".as_ptr()) };
+        (!symbol.is_null()).then(|| unsafe { std::mem::transmute::<*mut libc::c_void, AddCloseFrom>(symbol) })
+    });
+    if let Some(add_close_from) = add_close_from {
+        // SAFETY: `actions` is initialized (the caller's contract).
+        return check_spawn(unsafe { add_close_from(actions, lowest) }, "close descriptors");
+    }
+    let open = std::fs::read_dir("/proc/self/fd").map_err(|e| Error::Connect {
+        errno: e.raw_os_error().unwrap_or(libc::EIO),
+        what: format!("list open descriptors: {e}"),
+    })?;
+    for fd in open.flatten().filter_map(|entry| entry.file_name().to_str()?.parse::<RawFd>().ok()) {
+        if fd >= lowest {
+            // SAFETY: `actions` is initialized (the caller's contract).
+            check_spawn(unsafe { libc::posix_spawn_file_actions_addclose(actions, fd) }, "close descriptors")?;
+        }
+    }
+    Ok(())
 }
 
 fn check_spawn(rc: libc::c_int, what: &str) -> Result<()> {

@@ -38,7 +38,7 @@ impl Hosts {
         for ns in &hosts.names {
             let made = Command::new("ip").args(["netns", "add", ns]).status().is_ok_and(|s| s.success());
             if !made {
-                eprintln!("skipped: `ip netns add` fails here, so there are no two hosts to migrate between");
+                common::skip(format_args!("`ip netns add` fails here, so there are no two hosts to migrate between"));
                 return None;
             }
             ip(&["-n", ns, "link", "set", "lo", "up"]);
@@ -93,14 +93,7 @@ fn start_patterned_in_pidns(log: &Path, mib: u32) -> (u32, u32) {
         "unshare",
         &["--pid", "--fork", "setsid", "perl", "-e", PATTERNED, &log.display().to_string(), &mib.to_string()],
     );
-    let mut inner = 0;
-    wait_until("the process in its pid namespace", || {
-        inner = std::fs::read_to_string(format!("/proc/{outer}/task/{outer}/children"))
-            .ok()
-            .and_then(|c| c.split_whitespace().next().and_then(|p| p.parse().ok()))
-            .unwrap_or(0);
-        inner != 0
-    });
+    let inner = first_child(outer, "the process in its pid namespace");
     register(inner);
     (outer, inner)
 }
@@ -417,7 +410,7 @@ fn dump_criu() -> u32 {
 fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
     let lazy = ops::feature_check(&mut options(), ops::Features { lazy_pages: true, ..Default::default() }).unwrap();
     if !lazy.lazy_pages {
-        eprintln!("skipped: criu reports no lazy pages here (criu check --feature uffd-noncoop fails)");
+        common::skip(format_args!("criu reports no lazy pages here (criu check --feature uffd-noncoop fails)"));
         return;
     }
     become_subreaper();

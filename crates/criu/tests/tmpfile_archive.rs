@@ -1,6 +1,8 @@
 //! The tmp-file archive without criu: save, put back, and refuse what must
 //! be refused (types, limits, damaged and hostile archives).
 
+mod common;
+
 use std::fs::{self, File};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
@@ -336,7 +338,7 @@ fn a_full_disk_fails_the_save_of_a_large_file_cleanly() {
     let mounted =
         unsafe { libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, size.as_ptr().cast()) };
     if mounted != 0 {
-        eprintln!("skipped: cannot mount a small tmpfs: {}", std::io::Error::last_os_error());
+        common::skip(format_args!("cannot mount a small tmpfs: {}", std::io::Error::last_os_error()));
         return;
     }
     let images = File::open(&small).unwrap();
@@ -591,6 +593,26 @@ fn hostile_paths_are_refused_and_nothing_is_written() {
         (vec![raw(1, true, &ok_file), Raw { data: b"/etc/passwd", ..raw(4, true, format!("{base}/h")) }], "hard link"),
         (vec![Raw { data: b"/x", ..raw(4, true, format!("{base}/h")) }, raw(1, true, "/x")], "hard link"),
         (vec![raw(1, true, &ok_file), Raw { data: b"rel", ..raw(4, true, format!("{base}/h")) }], "not absolute"),
+        // A hard link naming its own path (once a panic: the reader looked
+        // the link's file up at the link's own index, not stored yet).
+        (
+            vec![Raw {
+                data: Box::leak(format!("{base}/h").into_bytes().into_boxed_slice()),
+                ..raw(4, true, format!("{base}/h"))
+            }],
+            "hard link to itself",
+        ),
+        (
+            vec![
+                raw(2, true, &d),
+                raw(1, false, format!("{d}/f")),
+                Raw {
+                    data: Box::leak(format!("{d}/h").into_bytes().into_boxed_slice()),
+                    ..raw(4, false, format!("{d}/h"))
+                },
+            ],
+            "hard link to itself",
+        ),
         // Attributes: known namespaces, once, within the kernel's bounds.
         (
             vec![raw(1, true, &ok_file), Raw { xattrs: xattr_record("os2.x", b"1"), ..raw(1, true, &d) }],
@@ -633,6 +655,8 @@ fn hostile_paths_are_refused_and_nothing_is_written() {
         fs::write(s.archive(), encode(&entries)).unwrap();
         let msg = invalid_message(tmpfile::restore(s.images(), DEFAULT_LIMIT).unwrap_err());
         assert!(msg.contains(why) && msg.contains("entry"), "wanted {why:?}: {msg}");
+        let listed = invalid_message(tmpfile::list(s.images()).unwrap_err());
+        assert!(listed.contains(why), "list: wanted {why:?}: {listed}");
         assert!(!Path::new(&ok_file).exists() && !Path::new(&d).exists(), "{why}: something was written");
     }
 

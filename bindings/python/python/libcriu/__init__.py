@@ -19,12 +19,23 @@ from __future__ import annotations
 
 import enum
 import inspect
-import os
 import threading
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
+from typing import Any, Callable, Dict, Optional
 
-from . import _libcriu
-from ._libcriu import Options, get_external_id, get_inherit_key
+# The exception classes are defined in _errors.py, the native module raises
+# them (errors.rs).
+from ._errors import (
+    CriuCallbackError,
+    CriuCommunicationError,
+    CriuConnectionError,
+    CriuError,
+    CriuInvalidArgumentError,
+    CriuProtocolError,
+    CriuRpcError,
+    CriuUnsupportedError,
+)
+from ._libcriu import ExternalResource, Options, PageServer, TmpFile
+from ._libcriu import get_external_id, get_inherit_key, list_externals, list_tmp_files
 
 __all__ = [
     "Options",
@@ -57,6 +68,7 @@ __all__ = [
     "list_tmp_files",
     "TmpFile",
     "ExternalResource",
+    "PageServer",
     "NotifyCallback",
     "DumpItersCallback",
 ]
@@ -67,90 +79,6 @@ NotifyCallback = Callable[[str, Optional[int]], Optional[int]]
 #: dump_iters' callback, given the options: > 0 for another pre-dump,
 #: None or 0 for the final dump, < 0 to stop.
 DumpItersCallback = Callable[[Options], Optional[int]]
-
-
-# --- Errors. The native module raises these (by name) for every failure
-# of the core, so they are defined here once.
-
-
-class CriuError(Exception):
-    """Base class of every libcriu failure.
-
-    Attributes:
-        message: what went wrong, in words.
-        errno: the error number a C caller of libcriu would find in errno:
-            criu's own for RPC failures, the system's for failures to reach
-            or talk to criu, 0 where none applies.
-        cr_errno: criu's own error number for the failure, or None.
-    """
-
-    def __init__(self, message: str, *, errno: int = 0, cr_errno: Optional[int] = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.errno = errno
-        self.cr_errno = cr_errno
-
-    def __str__(self) -> str:
-        # OSError-based subclasses would otherwise format their own way.
-        return self.message
-
-
-class CriuRpcError(CriuError):
-    """criu ran the request and reported failure.
-
-    Besides ``errno`` / ``cr_errno``: ``cr_errmsg`` is criu's first error
-    message and ``log_errors`` the last error lines of its log (when a log
-    file was set), which usually name the cause; the message holds the
-    latter when there are any.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        cr_errmsg: Optional[str] = None,
-        log_errors: Optional[str] = None,
-        **numbers: Any,
-    ) -> None:
-        super().__init__(message, **numbers)
-        self.cr_errmsg = cr_errmsg
-        self.log_errors = log_errors
-
-
-class CriuConnectionError(CriuError, ConnectionError):
-    """criu could not be reached: the binary did not start, or the service
-    socket refused; ``errno`` is the system error."""
-
-
-class CriuCommunicationError(CriuError, ConnectionError):
-    """A message could not be sent to or received from criu (it died, or
-    answered garbage); ``errno`` is the system error."""
-
-
-class CriuUnsupportedError(CriuError):
-    """criu does not know this request: it is probably too old."""
-
-
-class CriuProtocolError(CriuError):
-    """criu answered with a response of another type than the request's;
-    ``resp_type`` is the type it answered with (a criu_req_type number)."""
-
-    def __init__(self, message: str, *, resp_type: int = 0, **numbers: Any) -> None:
-        super().__init__(message, **numbers)
-        self.resp_type = resp_type
-
-
-class CriuInvalidArgumentError(CriuError, ValueError):
-    """An argument was rejected before anything was sent to criu."""
-
-
-class CriuCallbackError(CriuError):
-    """A callback (notify, or dump_iters' ``more``) returned ``value``, a
-    nonzero int, and the operation stopped."""
-
-    def __init__(self, message: str, *, value: int = 0, **numbers: Any) -> None:
-        super().__init__(message, **numbers)
-        self.value = value
 
 
 # --- The enums of criu.h, for the setters that take them.
@@ -278,60 +206,6 @@ def feature_check(
 ) -> Dict[str, bool]:
     """Options.feature_check(...) on ``opts``, or on the module-level options."""
     return _run(opts, "feature_check", mem_track=mem_track, lazy_pages=lazy_pages, pidfd_store=pidfd_store)
-
-
-class ExternalResource(NamedTuple):
-    """A descriptor of a dumped tree that refers to something outside it,
-    which a restore should be handed with ``add_inherit_fd(fd, key)``."""
-
-    kind: str
-    """"file", "pipe", "unix-socket" or "tty"."""
-    key: str
-    """The key to pass to add_inherit_fd(), e.g. "pipe:[4711]"."""
-    pid: int
-    """The task holding it, as numbered in the images."""
-    fd: int
-    """Its descriptor number in that task."""
-    description: str
-    """Why it is external, in words."""
-
-
-def list_externals(images_dir: Union[str, "os.PathLike[str]", int]) -> List[ExternalResource]:
-    """What a restore from the images in ``images_dir`` (a path or a
-    descriptor) must be handed through add_inherit_fd(): files dumped as
-    external, and pipes, unix sockets and terminals whose other end was
-    outside the dumped tree. Malformed images raise CriuInvalidArgumentError."""
-    return [ExternalResource(*found) for found in _libcriu.list_externals(images_dir)]
-
-
-class TmpFile(NamedTuple):
-    """One tmp file saved into the images, which a restore puts back."""
-
-    path: str
-    kind: str
-    """"file", "dir", "symlink" or "hardlink"."""
-    mode: int
-    uid: int
-    gid: int
-    size: int
-    """A file's size (holes included), or a link's target length."""
-    stored: int
-    """Bytes its data takes in the images (less than size when sparse)."""
-    sparse: bool
-    link_target: Optional[str]
-    """A symlink's target, or the file a hard link is another name of."""
-    xattrs: List[str]
-    """Names of the extended attributes (ACLs included) kept."""
-
-
-def list_tmp_files(images_dir: Union[str, "os.PathLike[str]", int]) -> List[TmpFile]:
-    """The tmp files saved into the images in ``images_dir`` (a path or a
-    descriptor), in the order a restore puts them back. A damaged archive
-    raises CriuInvalidArgumentError."""
-    return [
-        TmpFile(os.fsdecode(p), k, m, u, g, sz, st, sp, None if t is None else os.fsdecode(t), x)
-        for p, k, m, u, g, sz, st, sp, t, x in _libcriu.list_tmp_files(images_dir)
-    ]
 
 
 def _global_setter(name: str) -> Callable[..., Any]:

@@ -238,15 +238,18 @@ fn dict_table(table: &str, field: &str) -> Option<&'static [(u32, &'static str)]
 }
 
 /// An address kept as u32 words in network byte order: one word is IPv4,
-/// otherwise the first four make an IPv6 address (shown as Python's
-/// `ipaddress` does).
+/// four an IPv6 address (shown as Python's `ipaddress` does). Any other
+/// count is refused: pycriu shows the first four of five or more, and the
+/// text would silently lose the rest (it crashes on two or three).
 fn ip_text(words: &[Pb]) -> ConvResult<String> {
     let word = |i: usize| match words.get(i) {
         Some(Pb::U32(w)) => Ok(u32::from_be(*w)),
-        _ => Err("an address field holds fewer than 4 words or words of the wrong type".to_string()),
+        _ => Err("an address field holds words of the wrong type".to_string()),
     };
-    if words.len() == 1 {
-        return Ok(Ipv4Addr::from(word(0)?).to_string());
+    match words.len() {
+        1 => return Ok(Ipv4Addr::from(word(0)?).to_string()),
+        4 => {}
+        n => return Err(format!("an address field holds {n} words (1 for IPv4, 4 for IPv6)")),
     }
     let v = ((word(0)? as u128) << 96) | ((word(1)? as u128) << 64) | ((word(2)? as u128) << 32) | word(3)? as u128;
     Ok(ipv6_text(v))
@@ -637,6 +640,17 @@ mod tests {
         assert_eq!(ipv6_text(0), "::");
         assert_eq!(ipv6_text(0xffff_0102_0304), "::ffff:102:304");
         assert_eq!(ipv6_text(0x2001_0db8_0000_0001_0000_0000_0000_0001), "2001:db8:0:1::1");
+    }
+
+    #[test]
+    fn an_address_is_one_word_or_four() {
+        let words = |n: u32| (0..n).map(|i| Pb::U32((i + 1).to_be())).collect::<Vec<_>>();
+        assert_eq!(ip_text(&words(1)), Ok("0.0.0.1".to_string()));
+        assert_eq!(ip_text(&words(4)), Ok("0:1:0:2:0:3:0:4".to_string()));
+        for n in [2, 3, 5, 8] {
+            let refused = ip_text(&words(n)).unwrap_err();
+            assert!(refused.contains(&format!("holds {n} words")), "{refused}");
+        }
     }
 
     #[test]

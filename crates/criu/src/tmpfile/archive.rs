@@ -551,14 +551,20 @@ impl<'a> Tree<'a> {
         entries: &[Entry<'a>],
         index: usize,
     ) -> std::result::Result<Entry<'a>, EntryError<'a>> {
-        if self.seen.insert(e.path, index).is_some() {
-            return Err((Some(e.path), "appears twice".into()));
-        }
+        // A hard link's file is looked up before the entry's own path is
+        // recorded: a link naming itself must find nothing, not its own
+        // index, which `entries` does not hold yet.
         if e.meta.kind == EntryKind::HardLink {
-            match self.seen.get(e.data) {
-                Some(&first) if entries[first].meta.kind == EntryKind::File => e.link_to = Some(first),
+            if e.data == e.path {
+                return Err((Some(e.path), "is a hard link to itself".into()));
+            }
+            match self.seen.get(e.data).and_then(|&first| Some((first, entries.get(first)?))) {
+                Some((first, file)) if file.meta.kind == EntryKind::File => e.link_to = Some(first),
                 _ => return Err((Some(e.path), "is a hard link to no regular file saved before it".into())),
             }
+        }
+        if self.seen.insert(e.path, index).is_some() {
+            return Err((Some(e.path), "appears twice".into()));
         }
         if e.meta.root {
             self.open_dirs.clear();

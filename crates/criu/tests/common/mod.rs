@@ -17,6 +17,16 @@ pub fn criu_bin() -> PathBuf {
     std::env::var_os("CRIU_BIN").map(PathBuf::from).unwrap_or_else(|| "criu".into())
 }
 
+/// Reports the calling test as skipped, with the reason, where `make test`
+/// shows it: straight to stderr, past the test harness's output capture
+/// (which swallows an `eprintln!` of a test that passes), so tests/rust/run
+/// can list every skip with its reason. The test then returns.
+pub fn skip(reason: std::fmt::Arguments) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let _ = writeln!(std::io::stderr(), "skipped: {test}: {reason}");
+}
+
 /// Options reaching the criu under test, logging at debug level.
 pub fn options() -> Options {
     let mut o = Options::new();
@@ -100,6 +110,20 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The first child of process `parent`, once it has one (`what` names it
+/// for the wait's message).
+pub fn first_child(parent: u32, what: &str) -> u32 {
+    let mut child = 0;
+    wait_until(what, || {
+        child = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .ok()
+            .and_then(|c| c.split_whitespace().next().and_then(|p| p.parse().ok()))
+            .unwrap_or(0);
+        child != 0
+    });
+    child
 }
 
 /// Reap a dumped child and wait until its pid is free for the restore.
