@@ -170,8 +170,12 @@ impl Connection {
         // MSG_NOSIGNAL: a criu that died must give us an error, not SIGPIPE.
         let sent = match socket::send(self.fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
             Ok(sent) => sent,
-            // The criu we started is gone: say how it ended.
-            Err(Errno::EPIPE | Errno::ECONNRESET) if self.child.is_some() => return Err(self.unanswered()),
+            // The criu we started is gone: end what it left and say how it
+            // ended, under the send's own errno (a socket write to a dead
+            // peer reads EPIPE to pycriu's callers, not ECONNRESET).
+            Err(e @ (Errno::EPIPE | Errno::ECONNRESET)) if self.child.is_some() => {
+                return Err(with_errno(self.unanswered(), e));
+            }
             Err(e) => return Err(Error::comm("send request", e)),
         };
         if sent != bytes.len() {
@@ -362,6 +366,14 @@ impl Drop for Connection {
             }
             let _ = child.wait();
         }
+    }
+}
+
+/// `error` (a communication error) under `errno` instead of its own.
+fn with_errno(error: Error, errno: Errno) -> Error {
+    match error {
+        Error::Comm { what, .. } => Error::Comm { errno: errno as i32, what },
+        other => other,
     }
 }
 
