@@ -8,9 +8,9 @@ On two hosts (as root on both):
     src$ scp /tmp/images/*.img dst:/srv/images/           # all that is left: no pages
     dst$ python3 migrate.py restore /srv/images
 
-`receive` starts the page server as the child of a criu it keeps talking to
-(a libcriu.Session) and returns once the page server got the dump and
-exited. `send` records the CPU and dumps the process, its memory straight to
+`receive` starts the page server as the child of a criu its options keep
+talking to (Options.start_page_server_chld) and returns once the page server
+got the dump and exited (Options.wait_pid). `send` records the CPU and dumps the process, its memory straight to
 the page server. `restore` checks the CPU, then restores.
 
     python3 migrate.py demo WORK_DIR [CRIU_BINARY]
@@ -35,14 +35,16 @@ def options(images: Path, log: str, **more) -> libcriu.Options:
     return libcriu.Options(service_binary=CRIU, images_dir=images, log_file=log, log_level=libcriu.LogLevel.INFO, **more)
 
 
-def start_receiving(session: libcriu.Session, images: Path, address: str) -> tuple:
-    """Destination: a page server on a free port; (pid, port)."""
-    return session.page_server_chld(options(images, "page-server.log", page_server_address_port=(address, 0)))
+def start_receiving(images: Path, address: str) -> tuple:
+    """Destination: a page server on a free port; (its options, pid, port).
+    The page server is the options': keep them until it is waited for."""
+    receiver = options(images, "page-server.log", page_server_address_port=(address, 0))
+    return (receiver, *receiver.start_page_server_chld())
 
 
-def finish_receiving(session: libcriu.Session, server: int) -> None:
+def finish_receiving(receiver: libcriu.Options, server: int) -> None:
     """Destination: wait until the page server got the dump and exited."""
-    status = session.wait_pid(server)
+    status = receiver.wait_pid(server)
     if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
         sys.exit(f"the page server failed (status {status:#x}); see page-server.log")
     print("the page server received the memory and exited")
@@ -89,12 +91,11 @@ def demo(work: Path) -> int:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     while count(counter) < 10:
         time.sleep(0.05)
-    with libcriu.Session() as session:
-        server, port = start_receiving(session, destination, "127.0.0.1")
-        print(f"destination: page server pid {server} listening on port {port}")
-        send(proc.pid, source, "127.0.0.1", port)
-        proc.wait()  # the pid must be free for the restore
-        finish_receiving(session, server)
+    receiver, server, port = start_receiving(destination, "127.0.0.1")
+    print(f"destination: page server pid {server} listening on port {port}")
+    send(proc.pid, source, "127.0.0.1", port)
+    proc.wait()  # the pid must be free for the restore
+    finish_receiving(receiver, server)
     at_dump = count(counter)
     for image in source.glob("*.img"):  # what scp does between hosts
         shutil.copy(image, destination / image.name)
@@ -113,10 +114,9 @@ def main(argv: list) -> int:
         CRIU = argv[3] if len(argv) > 3 else CRIU
         return demo(Path(argv[2]))
     if len(argv) >= 3 and argv[1] == "receive":
-        with libcriu.Session() as session:
-            server, port = start_receiving(session, Path(argv[2]), argv[3] if len(argv) > 3 else "0.0.0.0")
-            print(f"listening on port {port} (page server pid {server})", flush=True)
-            finish_receiving(session, server)
+        receiver, server, port = start_receiving(Path(argv[2]), argv[3] if len(argv) > 3 else "0.0.0.0")
+        print(f"listening on port {port} (page server pid {server})", flush=True)
+        finish_receiving(receiver, server)
         return 0
     if len(argv) == 6 and argv[1] == "send":
         send(int(argv[2]), Path(argv[3]), argv[4], int(argv[5]))

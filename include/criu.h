@@ -1384,9 +1384,10 @@ int criu_local_start_page_server_chld(struct criu_opts *opts, int *port);
  * `criu_local_start_page_server_chld()` on these options (criu's WAIT_PID
  * request; criu then closes the connection) or a lazy-pages daemon of
  * `criu_local_start_lazy_pages()`. Returns its wait status (>= 0: use
- * WIFEXITED() and WEXITSTATUS(); for a lazy-pages daemon that failed,
- * criu_get_last_error() says why), or a negative error value (-EINVAL when
- * these options started no such process).
+ * WIFEXITED() and WEXITSTATUS(); for a process that failed,
+ * criu_get_last_error() says how, and for a lazy-pages daemon why, from
+ * criu's log), or a negative error value (-EINVAL when these options
+ * started no such process).
  * An addition beyond upstream libcriu.
  */
 int criu_local_wait_pid(struct criu_opts *opts, int pid);

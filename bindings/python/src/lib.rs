@@ -12,7 +12,8 @@
 //!   errors into them;
 //! - `records.rs`: the immutable record classes the functions return;
 //! - `functions.rs`: the module's functions;
-//! - `migrate.rs`: page servers, lazy pages and the CPU check;
+//! - `migrate.rs`: page servers, lazy pages, the CPU check, wait_pid and
+//!   requests on the connection the options keep;
 //! - `images.rs`: pycriu's images API and crit.
 //!
 //! The pure-Python half (`python/libcriu/`) defines the exception classes
@@ -45,8 +46,6 @@ fn _libcriu(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functions::list_tmp_files, m)?)?;
     m.add_function(wrap_pyfunction!(functions::rpc_descriptor_set, m)?)?;
     m.add_function(wrap_pyfunction!(functions::log_errors, m)?)?;
-    m.add_class::<migrate::Session>()?;
-    m.add_class::<migrate::LazyPages>()?;
     images::register(m)?;
     Ok(())
 }

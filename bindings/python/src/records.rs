@@ -178,7 +178,7 @@ impl From<criu::tmpfile::EntryInfo> for TmpFile {
 
 record! {
     /// A page server that was started: its pid and the port it listens on
-    /// (from Options.start_page_server() and Session.page_server_chld()).
+    /// (from Options.start_page_server() and Options.start_page_server_chld()).
     PageServer {
         /// The page server's pid.
         pid: i32,

@@ -34,6 +34,7 @@
 
 pub mod criu_log;
 pub mod error;
+mod exchange;
 pub mod ids;
 pub mod images;
 pub mod migrate;
@@ -42,9 +43,10 @@ pub mod ops;
 pub mod options;
 pub mod rpc;
 mod service;
+mod started;
 pub mod tmpfile;
 
 pub use error::{Error, Result};
-pub use notify::{Notification, NotifyCallback};
+pub use notify::Notification;
 pub use ops::{DumpOutcome, Features, Version};
-pub use options::Options;
+pub use options::{NotifyCallback, Options};

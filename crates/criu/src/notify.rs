@@ -1,11 +1,9 @@
 //! Notifications criu sends while it works (`pre-dump`, `post-dump`,
 //! `pre-restore`, `post-restore`, `orphan-pts-master`, ...), when the request
-//! asked for them: what the caller's callback sees, and the answer sent back.
+//! asked for them: what the caller's callback (`options::NotifyCallback`) sees.
 
 use std::cell::Cell;
 use std::os::fd::OwnedFd;
-
-use crate::options::Options;
 
 /// One notification from criu.
 pub struct Notification {
@@ -13,12 +11,6 @@ pub struct Notification {
     pid: Option<i32>,
     fd: Cell<Option<OwnedFd>>,
 }
-
-/// Called for each notification, with the options of the running operation
-/// (a callback may adjust them for later requests). Returning 0 lets criu go
-/// on; any other value makes criu fail the operation, which then returns that
-/// value.
-pub type NotifyCallback = Box<dyn FnMut(&Notification, &mut Options) -> i32 + Send>;
 
 impl Notification {
     pub(crate) fn new(action: String, pid: Option<i32>, fd: Option<OwnedFd>) -> Notification {

@@ -1,23 +1,18 @@
-//! The operations: each builds one request from the options, runs the
-//! exchange with criu (answering notifications on the way) and turns the
-//! response into a result.
+//! The operations: each builds one request from the options, runs it
+//! through the crate's one exchange with criu (which answers notifications
+//! on the way) and turns the answer into a result. Migration's requests are
+//! in [`crate::migrate`], a sibling over the same exchange.
 
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-
-use prost::Message;
 
 use crate::criu_log;
 use crate::error::{Error, Result};
+use crate::exchange::{call, call_with, connect, exchange, missing, no_hook, request};
 use crate::notify::Notification;
 use crate::options::{Options, Service, DEFAULT_SERVICE_BINARY};
-use crate::rpc::{CriuFeatures, CriuOpts, CriuReq, CriuReqType, CriuResp};
-use crate::service::{Connection, Launch};
+use crate::rpc::{CriuFeatures, CriuOpts, CriuReqType};
+use crate::service::Launch;
 use crate::tmpfile;
-
-pub use crate::migrate::{
-    cpuinfo_check, cpuinfo_dump, start_lazy_pages, start_page_server, LazyPages, PageServer, Session,
-};
 
 /// What a successful dump reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,156 +51,6 @@ pub struct Features {
     pub mem_track: bool,
     pub lazy_pages: bool,
     pub pidfd_store: bool,
-}
-
-pub(crate) fn request(kind: CriuReqType, opts: Option<CriuOpts>) -> CriuReq {
-    CriuReq { r#type: kind as i32, opts, ..Default::default() }
-}
-
-/// What the library itself does at a notification, before the caller's
-/// callback sees it (saving tmp files at `post-dump`). An error fails the
-/// operation with it.
-pub(crate) type Hook<'a> = &'a mut dyn FnMut(&Notification) -> Result<()>;
-
-pub(crate) fn no_hook(_: &Notification) -> Result<()> {
-    Ok(())
-}
-
-/// Send `req` and read responses until the one that answers it, handing
-/// notifications to `hook` and then the caller's callback on the way.
-pub(crate) fn exchange(conn: &mut Connection, opts: &mut Options, req: &CriuReq, hook: Hook) -> Result<CriuResp> {
-    conn.send(req)?;
-    let resp = loop {
-        let received = conn.recv()?;
-        if received.response.r#type != CriuReqType::Notify as i32 {
-            break received.response;
-        }
-        answer_notification(conn, opts, received.response, received.fd, hook)?;
-    };
-    if resp.r#type != answer_type(req.r#type) {
-        if resp.r#type == CriuReqType::Empty as i32 && !resp.success {
-            return Err(Error::Unsupported);
-        }
-        return Err(Error::UnexpectedResponse { expected: req.r#type, got: resp.r#type });
-    }
-    if !resp.success {
-        let log_errors = req.opts.as_ref().and_then(criu_log::log_path).and_then(|p| criu_log::error_summary(&p));
-        return Err(Error::Rpc { cr_errno: resp.cr_errno, cr_errmsg: resp.cr_errmsg.clone(), log_errors });
-    }
-    Ok(resp)
-}
-
-/// [`exchange`] for clients that judge criu's answer themselves: the first
-/// datagram that is not a notification comes back as criu sent it, whatever
-/// its type or success, even when it does not decode; no bytes when criu
-/// closed the connection instead (pycriu reads that as an empty answer).
-pub(crate) fn exchange_bytes(conn: &mut Connection, opts: &mut Options, req: &CriuReq) -> Result<Vec<u8>> {
-    conn.send(req)?;
-    loop {
-        let (bytes, fd) = conn.recv_bytes()?;
-        match CriuResp::decode(&bytes[..]) {
-            Ok(resp) if resp.r#type == CriuReqType::Notify as i32 => {
-                answer_notification(conn, opts, resp, fd, &mut no_hook)?
-            }
-            _ => return Ok(bytes),
-        }
-    }
-}
-
-/// Hand a notification to `hook`, then to the caller's callback, and tell
-/// criu whether to go on.
-fn answer_notification(
-    conn: &mut Connection,
-    opts: &mut Options,
-    resp: CriuResp,
-    fd: Option<OwnedFd>,
-    hook: Hook,
-) -> Result<()> {
-    let info = resp.notify.unwrap_or_default();
-    let note = Notification::new(info.script.unwrap_or_default(), info.pid, fd);
-    if let Err(e) = hook(&note) {
-        let nack = CriuReq { r#type: CriuReqType::Notify as i32, notify_success: Some(false), ..Default::default() };
-        let _ = conn.send(&nack);
-        return Err(e);
-    }
-    // The callback is lent the options, so it is taken out of them for the
-    // call and put back unless it installed another one.
-    let verdict = match opts.notify.take() {
-        Some(mut callback) => {
-            let verdict = callback(&note, opts);
-            if opts.notify.is_none() {
-                opts.notify = Some(callback);
-            }
-            verdict
-        }
-        None => 0,
-    };
-    drop(note);
-    let ack = CriuReq { r#type: CriuReqType::Notify as i32, notify_success: Some(verdict == 0), ..Default::default() };
-    let sent = conn.send(&ack);
-    if verdict != 0 {
-        return Err(Error::Callback(verdict));
-    }
-    sent
-}
-
-/// The response type criu answers a request type with: its own, except
-/// PAGE_SERVER_CHLD, which criu answers as PAGE_SERVER.
-fn answer_type(request: i32) -> i32 {
-    if request == CriuReqType::PageServerChld as i32 {
-        CriuReqType::PageServer as i32
-    } else {
-        request
-    }
-}
-
-/// Open a connection for a request with these options, a criu the library
-/// starts placed as `launch` says. Unless it is a daemon's, that criu gets
-/// the descriptors of `inherit_fd` entries even when the caller opened them
-/// close-on-exec.
-pub(crate) fn connect(opts: &mut Options, service: &Service, rpc: &CriuOpts, launch: Launch) -> Result<Connection> {
-    if matches!(service, Service::Binary(_)) {
-        check_config_file(rpc)?;
-    }
-    let inherited: Vec<i32> = rpc.inherit_fd.iter().map(|i| i.fd).collect();
-    let conn = Connection::open(service, launch, &inherited, opts.reply_timeout)?;
-    if matches!(service, Service::Fd(_)) {
-        // The connection now owns (and will close) the caller's socket: a
-        // later request must not use that number, which may by then name
-        // some other file of the caller.
-        opts.service = Service::Fd(-1);
-    }
-    Ok(conn)
-}
-
-/// criu skips a configuration file it cannot open without a word and runs
-/// the request with the options alone, so a typo in the path would go
-/// unnoticed. A criu the library starts sees the caller's files (and working
-/// directory), so the file is opened here first; a service criu may live
-/// elsewhere, and its files are its own business.
-fn check_config_file(rpc: &CriuOpts) -> Result<()> {
-    let Some(path) = rpc.config_file.as_deref() else { return Ok(()) };
-    std::fs::File::open(path).map(drop).map_err(|e| {
-        Error::InvalidArgument(format!("config file {path}: {e} (criu would ignore it and run without it)"))
-    })
-}
-
-/// One request on a fresh connection.
-pub(crate) fn call(opts: &mut Options, req: CriuReq, launch: Launch) -> Result<CriuResp> {
-    call_with(opts, req, launch, &mut no_hook)
-}
-
-fn call_with(opts: &mut Options, req: CriuReq, launch: Launch, hook: Hook) -> Result<CriuResp> {
-    let service = opts.service.clone();
-    let mut conn = match &req.opts {
-        Some(rpc) => connect(opts, &service, rpc, launch)?,
-        None => connect(opts, &service, &CriuOpts::default(), launch)?,
-    };
-    exchange(&mut conn, opts, &req, hook)
-}
-
-pub(crate) fn missing(what: &str) -> Error {
-    Error::Comm { errno: libc::EBADMSG, what: format!("criu's answer has no {what}") }
 }
 
 /// Ask criu whether it can checkpoint and restore on this system.
@@ -424,6 +269,8 @@ impl ScratchDir {
         let template = std::env::temp_dir().join("libcriu-check-XXXXXX");
         let mut bytes = template.into_os_string().into_vec();
         bytes.push(0);
+        // SAFETY: `bytes` is a NUL-terminated template that mkdtemp rewrites
+        // in place, without changing its length.
         if unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) }.is_null() {
             let e = nix::errno::Errno::last();
             return Err(Error::Connect { errno: e as i32, what: format!("temporary images directory: {}", e.desc()) });

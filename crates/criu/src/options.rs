@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ids;
-use crate::notify::NotifyCallback;
+use crate::notify::Notification;
 use crate::rpc;
+pub use crate::service::Service;
+use crate::started::Started;
 use crate::tmpfile;
 
 /// The criu binary started when nothing else is configured (looked up in PATH).
@@ -22,19 +24,6 @@ pub const DEFAULT_SERVICE_BINARY: &str = "criu";
 /// The service socket used when an address is asked for without a path,
 /// relative to the caller's working directory as in upstream libcriu.
 pub const DEFAULT_SERVICE_ADDRESS: &str = "./criu_service.socket";
-
-/// How the library reaches criu.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Service {
-    /// Start `<binary> swrk <fd>` for each request (the default), with the
-    /// binary looked up in PATH when it has no slash.
-    Binary(PathBuf),
-    /// Connect to a `criu service` listening on this unix socket path.
-    Socket(PathBuf),
-    /// Use this already connected socket; it is closed after one request,
-    /// as upstream libcriu does.
-    Fd(RawFd),
-}
 
 /// Enums with fixed numbers: the Rust enum, its number conversions, and an
 /// exported `for_each_numbered_enum!` that hands the table to a macro of the
@@ -170,7 +159,16 @@ pub struct Options {
     pub(crate) tmp_files: Vec<PathBuf>,
     pub(crate) tmp_file_limit: u64,
     pub(crate) tmp_file_put_back: bool,
+    /// The page servers and lazy-pages daemons these options started and
+    /// have not waited for (see `crate::migrate`): ended when the options are.
+    pub(crate) started: Started,
 }
+
+/// Called for each notification, with the options of the running operation
+/// (a callback may adjust them for later requests). Returning 0 lets criu go
+/// on; any other value makes criu fail the operation, which then returns that
+/// value.
+pub type NotifyCallback = Box<dyn FnMut(&Notification, &mut Options) -> i32 + Send>;
 
 impl Default for Options {
     fn default() -> Self {
@@ -182,6 +180,7 @@ impl Default for Options {
             tmp_files: Vec::new(),
             tmp_file_limit: tmpfile::DEFAULT_LIMIT,
             tmp_file_put_back: true,
+            started: Started::default(),
         }
     }
 }
@@ -196,6 +195,7 @@ impl fmt::Debug for Options {
             .field("tmp_files", &self.tmp_files)
             .field("tmp_file_limit", &self.tmp_file_limit)
             .field("tmp_file_put_back", &self.tmp_file_put_back)
+            .field("started", &self.started)
             .finish()
     }
 }

@@ -27,20 +27,33 @@
 //!   is ended with it; the restored tree never is (see [`Launch`]).
 
 use std::ffi::{CString, OsStr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use prost::Message;
 
 use crate::error::{Error, Result};
-use crate::options::Service;
 use crate::rpc::{CriuReq, CriuResp};
+
+/// How the library reaches criu (the options hold one; `Options::service`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Service {
+    /// Start `<binary> swrk <fd>` for each request (the default), with the
+    /// binary looked up in PATH when it has no slash.
+    Binary(PathBuf),
+    /// Connect to a `criu service` listening on this unix socket path.
+    Socket(PathBuf),
+    /// Use this already connected socket; it is closed after one request,
+    /// as upstream libcriu does.
+    Fd(RawFd),
+}
 
 /// The largest response accepted from criu. Real ones are a few hundred
 /// bytes; the bound keeps a broken or hostile peer from making us allocate
@@ -66,7 +79,7 @@ pub(crate) enum Launch {
     /// needs (criu must not be part of the tree it dumps).
     Detached,
     /// For requests whose criu, or what it starts, outlives the call (page
-    /// servers, sessions): it gets only stdio and its socket.
+    /// servers, a connection kept open): it gets only stdio and its socket.
     Daemon,
 }
 
@@ -128,6 +141,9 @@ impl Connection {
                 }
                 // Upstream closes the given socket once the request is done;
                 // callers written for it rely on that, so we own it from here.
+                // SAFETY: the caller handed this descriptor to the library
+                // (set_service_fd) and uses it no further; the options forget
+                // it once it is taken (`Service::Fd(-1)`), so it has one owner.
                 let socket = unsafe { OwnedFd::from_raw_fd(*fd) };
                 Ok((socket, None, None))
             }
@@ -154,8 +170,12 @@ impl Connection {
         // MSG_NOSIGNAL: a criu that died must give us an error, not SIGPIPE.
         let sent = match socket::send(self.fd(), &bytes, MsgFlags::MSG_NOSIGNAL) {
             Ok(sent) => sent,
-            // The criu we started is gone: say how it ended.
-            Err(Errno::EPIPE | Errno::ECONNRESET) if self.child.is_some() => return Err(self.unanswered()),
+            // The criu we started is gone: end what it left and say how it
+            // ended, under the send's own errno (a socket write to a dead
+            // peer reads EPIPE to pycriu's callers, not ECONNRESET).
+            Err(e @ (Errno::EPIPE | Errno::ECONNRESET)) if self.child.is_some() => {
+                return Err(with_errno(self.unanswered(), e));
+            }
             Err(e) => return Err(Error::comm("send request", e)),
         };
         if sent != bytes.len() {
@@ -185,6 +205,7 @@ impl Connection {
                 // poll skips a negative descriptor.
                 libc::pollfd { fd: exit_fd.flatten().unwrap_or(-1), events: libc::POLLIN, revents: 0 },
             ];
+            // SAFETY: `pfds` is an array of two live pollfds, as the count says.
             if unsafe { libc::poll(pfds.as_mut_ptr(), 2, ms) } < 0 {
                 match Errno::last() {
                     Errno::EINTR => continue,
@@ -201,6 +222,7 @@ impl Connection {
                 // Without a pidfd, criu may have answered and exited since
                 // the poll: what it sent before exiting is queued by now.
                 let mut socket = libc::pollfd { fd: self.fd(), events: libc::POLLIN, revents: 0 };
+                // SAFETY: `socket` is one live pollfd.
                 if unsafe { libc::poll(&mut socket, 1, 0) } > 0 {
                     return Ok(());
                 }
@@ -347,6 +369,14 @@ impl Drop for Connection {
     }
 }
 
+/// `error` (a communication error) under `errno` instead of its own.
+fn with_errno(error: Error, errno: Errno) -> Error {
+    match error {
+        Error::Comm { what, .. } => Error::Comm { errno: errno as i32, what },
+        other => other,
+    }
+}
+
 fn closed_unanswered() -> Error {
     Error::Comm { errno: libc::ECONNRESET, what: "criu closed the connection without answering".into() }
 }
@@ -420,6 +450,8 @@ impl Child {
         let pid = posix_spawn(&program, &argv, fds, own_group)?;
         // The child is ours and not reaped yet, so its pid cannot have been
         // reused: the pidfd names it.
+        // SAFETY: pidfd_open takes plain integers and touches no memory of
+        // ours; a descriptor it returns is new, so OwnedFd is its one owner.
         let pidfd = match unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) } {
             fd if fd >= 0 => Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
             _ => None,
@@ -442,6 +474,9 @@ impl Child {
         if self.status.is_some() {
             return true;
         }
+        // SAFETY: siginfo_t is plain data, valid all-zero; waitid writes only
+        // into `info`, and si_pid reads the field waitid filled (zero when
+        // nothing exited).
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
         match unsafe { libc::waitid(libc::P_PID, self.pid.as_raw() as libc::id_t, &mut info, flags) } {
@@ -465,6 +500,7 @@ impl Child {
             match self.exit_fd() {
                 Some(fd) => {
                     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+                    // SAFETY: `pfd` is one live pollfd.
                     unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
                 }
                 None => std::thread::sleep(left.min(Duration::from_millis(5))),
@@ -481,11 +517,6 @@ impl Child {
         }
     }
 
-    /// The raw wait status once reaped (-1: it was reaped elsewhere).
-    pub fn status(&self) -> Option<i32> {
-        self.status
-    }
-
     /// The raw wait status if the process has exited (reaping it), else `None`.
     pub fn try_wait(&mut self) -> Result<Option<i32>> {
         self.reap(libc::WNOHANG)
@@ -498,6 +529,7 @@ impl Child {
             return Ok(Some(status));
         }
         let mut status = 0;
+        // SAFETY: waitpid only writes the status into `status`, a live local.
         match unsafe { libc::waitpid(self.pid.as_raw(), &mut status, flags) } {
             0 => Ok(None),
             n if n > 0 => {
@@ -577,14 +609,18 @@ fn holds_socket(pid: i32, inode: u64) -> bool {
 /// is left alone.
 fn kill_holders(inode: u64) {
     for pid in socket_holders(inode) {
+        // SAFETY: pidfd_open takes plain integers and touches no memory of ours.
         let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
         if pidfd < 0 {
             // No pidfd (before Linux 5.3): the pid was just seen holding it.
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             continue;
         }
+        // SAFETY: the descriptor pidfd_open just returned is new and ours alone.
         let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
         if holds_socket(pid, inode) {
+            // SAFETY: pidfd_send_signal with a pidfd we own and no siginfo
+            // (a null pointer), touching no memory of ours.
             unsafe {
                 libc::syscall(
                     libc::SYS_pidfd_send_signal,
@@ -623,22 +659,46 @@ impl Drop for Child {
     }
 }
 
+/// Wait until `fd` can be read (data, or its end), until `deadline` at the
+/// latest (`None`: as long as it takes); false when the deadline came
+/// first. Every wait of the library for a peer with a time bound (criu's
+/// answer, a daemon's status byte) is this one.
+pub(crate) fn readable_by(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> nix::Result<bool> {
+    loop {
+        let timeout = match deadline {
+            Some(at) => PollTimeout::try_from(at.saturating_duration_since(Instant::now())).unwrap_or(PollTimeout::MAX),
+            None => PollTimeout::NONE,
+        };
+        match poll(&mut [PollFd::new(fd, PollFlags::POLLIN)], timeout) {
+            Ok(0) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Room for this many descriptors in one response; criu sends at most one.
 const MAX_FDS: usize = 8;
 
 /// recvmsg one packet into `buf`, taking ownership of every descriptor that
 /// came with it: the length, whether the control data was cut off, the fds.
 fn recv_with_fds(fd: RawFd, buf: &mut [u8]) -> Result<(usize, bool, Vec<OwnedFd>)> {
+    // SAFETY: CMSG_SPACE is arithmetic on its argument, touching no memory.
     let space = unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
     // u64 elements keep the control buffer aligned for cmsghdr.
     let mut control = vec![0u64; space.div_ceil(8)];
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: msghdr is plain data, for which all-zero bytes are valid (null
+    // pointers, zero lengths).
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = space;
     let len = loop {
+        // SAFETY: `msg` points at `iov` (over `buf`) and `control`, both alive
+        // and as large as the lengths it gives; the kernel writes only there.
         let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) };
         if n >= 0 {
             break n as usize;
@@ -649,7 +709,9 @@ fn recv_with_fds(fd: RawFd, buf: &mut [u8]) -> Result<(usize, bool, Vec<OwnedFd>
         }
     };
     let mut fds = Vec::new();
-    // SAFETY: the CMSG_* walk stays within msg_controllen as the kernel set it.
+    // SAFETY: the CMSG_* walk stays within msg_controllen as the kernel set
+    // it; each SCM_RIGHTS descriptor is new in this process (the kernel
+    // installed it for this message), so OwnedFd becomes its one owner.
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
         while !cmsg.is_null() {
@@ -720,6 +782,8 @@ fn posix_spawn(program: &CString, argv: &[*const libc::c_char], fds: ChildFds, o
             .iter()
             .map(|fd| {
                 let lowest = FIRST_PASSED_FD + passed.len() as RawFd;
+                // SAFETY: F_DUPFD_CLOEXEC touches no memory of ours; the copy
+                // it returns is new, so OwnedFd is its one owner.
                 match unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, lowest) } {
                     n if n >= 0 => Ok(unsafe { OwnedFd::from_raw_fd(n) }),
                     _ => Err(Error::connect(&format!("pass descriptor {fd}"), Errno::last())),
@@ -728,6 +792,9 @@ fn posix_spawn(program: &CString, argv: &[*const libc::c_char], fds: ChildFds, o
             .collect::<Result<Vec<_>>>()?,
         ChildFds::Inherited(_) => Vec::new(),
     };
+    // SAFETY: the file actions and attributes are initialized before use and
+    // destroyed once on every path; `program` and `argv` are NUL-terminated
+    // (argv ends with a null pointer) and outlive the call, which copies them.
     unsafe {
         let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
         let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
@@ -842,6 +909,8 @@ fn environ() -> *const *mut libc::c_char {
     extern "C" {
         static environ: *const *mut libc::c_char;
     }
+    // SAFETY: reading the pointer libc keeps for the process environment;
+    // posix_spawnp only reads the array behind it.
     unsafe { environ }
 }
 
@@ -852,11 +921,16 @@ fn spawn_detached(program: &CString, argv: &[*const libc::c_char; 4], keep_fds: 
     // Everything the children need is prepared before fork: after fork only
     // async-signal-safe calls are made.
     let root = c"/";
+    // SAFETY: the child runs only async-signal-safe calls on data prepared
+    // before the fork, then execs or _exits, so the parent's locks and
+    // allocator state (possibly mid-use in other threads) are never touched.
     let middle = unsafe { libc::fork() };
     if middle < 0 {
         return Err(Error::connect("fork", Errno::last()));
     }
     if middle == 0 {
+        // SAFETY: as for the fork above: async-signal-safe calls only, ending
+        // in execvp or _exit.
         unsafe {
             let mut mask: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut mask);

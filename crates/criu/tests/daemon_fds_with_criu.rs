@@ -1,8 +1,8 @@
-//! The daemons the library starts (a page server through criu, a session's
-//! criu and its page server, `criu lazy-pages`) hold none of the caller's
-//! descriptors, even those the caller left inheritable: once the caller
-//! closes the write end of its pipe, its reader sees end-of-file while the
-//! daemons still run.
+//! The daemons the library starts (a page server through criu, the criu
+//! an options object keeps connected and its page server, `criu
+//! lazy-pages`) hold none of the caller's descriptors, even those the
+//! caller left inheritable: once the caller closes the write end of its
+//! pipe, its reader sees end-of-file while the daemons still run.
 //!
 //! One test function on purpose: the caller's descriptors here are
 //! inheritable, so any process another test thread started meanwhile
@@ -15,7 +15,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use common::*;
-use criu::{ops, Options};
+use criu::{migrate, ops, Options};
 
 /// Descriptors a careless caller left open without close-on-exec: a pipe,
 /// and a memfd whose name marks it in /proc/PID/fd.
@@ -106,7 +106,7 @@ fn daemons_hold_none_of_the_callers_descriptors() {
     let mut caller = CallerFds::new();
     let mut o = options_for(&images, "ps.log");
     o.set_page_server_address_port("127.0.0.1", 0);
-    let server = ops::start_page_server(&mut o).expect("PAGE_SERVER");
+    let server = migrate::start_page_server(&mut o).expect("PAGE_SERVER");
     assert!(server.pid > 0, "{server:?}");
     register(server.pid as u32);
     holds_none_of(server.pid, "the page server", &caller);
@@ -115,22 +115,22 @@ fn daemons_hold_none_of_the_callers_descriptors() {
     drop(std::net::TcpStream::connect(("127.0.0.1", server.port as u16)).expect("the page server listens"));
     wait_until("the page server to exit", || gone_or_zombie(server.pid));
 
-    // A session: its criu stays, and so does the page server it started.
+    // A connection the options keep: its criu stays, and so does the page
+    // server it started.
     let chld_dir = dir.join("chld");
     std::fs::create_dir_all(&chld_dir).unwrap();
     let images = File::open(&chld_dir).unwrap();
     let mut caller = CallerFds::new();
-    let mut session = ops::Session::new();
     let mut o = options_for(&images, "chld.log");
     o.set_page_server_address_port("127.0.0.1", 0);
-    let server = session.page_server_chld(&mut o).expect("PAGE_SERVER_CHLD");
-    holds_none_of(server.pid, "the session's page server", &caller);
-    let session_criu = std::fs::read_to_string(format!("/proc/{}/stat", server.pid)).unwrap();
-    let ppid: i32 = session_criu.rsplit(") ").next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    holds_none_of(ppid, "the session's criu", &caller);
-    assert!(caller.reader_sees_eof(), "the session's criu or page server holds the caller's pipe");
-    drop(session);
-    wait_until("the session's page server to be gone", || gone_or_zombie(server.pid));
+    let server = o.start_page_server_chld().expect("PAGE_SERVER_CHLD");
+    holds_none_of(server.pid, "the kept criu's page server", &caller);
+    let kept_criu = std::fs::read_to_string(format!("/proc/{}/stat", server.pid)).unwrap();
+    let ppid: i32 = kept_criu.rsplit(") ").next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    holds_none_of(ppid, "the kept criu", &caller);
+    assert!(caller.reader_sees_eof(), "the kept criu or its page server holds the caller's pipe");
+    drop(o);
+    wait_until("the kept criu's page server to be gone", || gone_or_zombie(server.pid));
 
     // criu lazy-pages, started by the library itself, serving a dump.
     let lazy = ops::feature_check(&mut options(), ops::Features { lazy_pages: true, ..Default::default() }).unwrap();
@@ -149,13 +149,14 @@ fn daemons_hold_none_of_the_callers_descriptors() {
     ops::dump(&mut o).expect("dump");
     reap(pid);
     let mut caller = CallerFds::new();
-    let daemon = ops::start_lazy_pages(&options_for(&images, "lazy-pages.log")).expect("lazy-pages daemon ready");
-    let held = fd_targets(daemon.pid());
+    let mut lazy_opts = options_for(&images, "lazy-pages.log");
+    let daemon = lazy_opts.start_lazy_pages().expect("lazy-pages daemon ready");
+    let held = fd_targets(daemon);
     assert!(
         held.iter().any(|t| Path::new(t) == lazy_dir),
         "the lazy-pages daemon holds the images directory its request names: {held:?}"
     );
-    holds_none_of(daemon.pid(), "the lazy-pages daemon", &caller);
+    holds_none_of(daemon, "the lazy-pages daemon", &caller);
     assert!(caller.reader_sees_eof(), "the lazy-pages daemon holds the caller's pipe");
-    drop(daemon);
+    drop(lazy_opts);
 }

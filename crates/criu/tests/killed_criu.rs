@@ -299,7 +299,7 @@ fn round(flight: &InFlight, slot: usize, dir: &Path, tally: &Mutex<Tally>) {
 
     let mut p = dir_options(&images, "ps.log");
     p.set_page_server_address_port("127.0.0.1", 0);
-    let server = watched(flight, slot, "page server", || ops::start_page_server(&mut p));
+    let server = watched(flight, slot, "page server", || criu::migrate::start_page_server(&mut p));
     if let Ok(server) = &server {
         if server.pid > 0 {
             clean_up(server.pid);

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::mpsc;
 
 use common::*;
-use criu::{ops, Error, Options};
+use criu::{migrate, ops, Error, Options};
 
 /// Two network namespaces joined by a veth pair, removed on drop (also when
 /// a test fails). Each test thread enters one with [`Hosts::enter`]; criu
@@ -159,19 +159,22 @@ fn a_page_server_child_receives_a_dump_and_wait_pid_reports_its_exit() {
     let pid = start_counter(&log);
     wait_until("the counter to start", || lines(&log) >= 2);
 
-    let mut session = ops::Session::new();
     let mut server_opts = dir_options(&dst, "ps.log");
     server_opts.set_page_server_address_port("127.0.0.1", 0);
-    let server = session.page_server_chld(&mut server_opts).expect("PAGE_SERVER_CHLD");
+    let server = server_opts.start_page_server_chld().expect("PAGE_SERVER_CHLD");
     assert!(server.port > 0 && server.pid > 0, "{server:?}");
     assert!(Path::new(&format!("/proc/{}", server.pid)).exists());
 
     let mut o = dir_options(&src, "dump.log");
     o.set_pid(pid as i32).set_leave_running(true).set_page_server_address_port("127.0.0.1", server.port);
     ops::dump(&mut o).expect("dump to the page server");
-    let status = session.wait_pid(server.pid).expect("WAIT_PID");
+    let exited = server_opts.wait_pid(server.pid).expect("WAIT_PID");
+    let status = exited.status;
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "page server status {status:#x}");
-    assert!(!session.is_open(), "criu ends the session after WAIT_PID");
+    assert!(exited.failure.is_none(), "{exited:?}");
+    assert!(!server_opts.is_connected(), "criu ends the connection after WAIT_PID");
+    let again = server_opts.wait_pid(server.pid).unwrap_err();
+    assert!(matches!(again, Error::InvalidArgument(_)), "a second wait: {again:?}");
     assert!(images_of(&dst_dir).iter().any(|n| n.starts_with("pages-")), "{:?}", images_of(&dst_dir));
     assert!(!images_of(&src_dir).iter().any(|n| n.starts_with("pages-")), "{:?}", images_of(&src_dir));
     let before = lines(&log);
@@ -181,21 +184,19 @@ fn a_page_server_child_receives_a_dump_and_wait_pid_reports_its_exit() {
 }
 
 #[test]
-fn wait_pid_needs_the_session_that_started_the_process() {
-    let mut session = ops::Session::new();
-    let err = session.wait_pid(1).unwrap_err();
+fn wait_pid_needs_the_options_that_started_the_process() {
+    let err = Options::new().wait_pid(1).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
 }
 
 #[test]
-fn a_dropped_session_kills_its_unwaited_page_server() {
+fn dropped_options_kill_their_unwaited_page_server() {
     let dir = scratch("ps-drop");
     let images = File::open(&dir).unwrap();
-    let mut session = ops::Session::new();
     let mut o = dir_options(&images, "ps.log");
     o.set_page_server_address_port("127.0.0.1", 0);
-    let server = session.page_server_chld(&mut o).unwrap();
-    drop(session);
+    let server = o.start_page_server_chld().unwrap();
+    drop(o);
     wait_until("the page server to be gone", || {
         std::fs::read_to_string(format!("/proc/{}/stat", server.pid)).map_or(true, |s| s.contains(") Z "))
     });
@@ -207,7 +208,7 @@ fn a_daemon_page_server_answers_with_the_port_the_kernel_chose() {
     let images = File::open(&dir).unwrap();
     let mut o = dir_options(&images, "ps.log");
     o.set_page_server_address_port("127.0.0.1", 0);
-    let server = ops::start_page_server(&mut o).expect("PAGE_SERVER");
+    let server = migrate::start_page_server(&mut o).expect("PAGE_SERVER");
     assert!(server.port > 0 && server.pid > 0, "{server:?}");
     register(server.pid as u32);
     let cmdline = std::fs::read_to_string(format!("/proc/{}/cmdline", server.pid)).unwrap();
@@ -225,13 +226,13 @@ fn a_daemon_page_server_answers_with_the_port_the_kernel_chose() {
 fn cpuinfo_is_recorded_and_matches_the_same_cpu() {
     let dir = scratch("cpuinfo");
     let images = File::open(&dir).unwrap();
-    ops::cpuinfo_dump(&mut dir_options(&images, "cpuinfo-dump.log")).expect("CPUINFO_DUMP");
+    migrate::cpuinfo_dump(&mut dir_options(&images, "cpuinfo-dump.log")).expect("CPUINFO_DUMP");
     assert!(dir.join("cpuinfo.img").exists(), "{:?}", images_of(&dir));
-    ops::cpuinfo_check(&mut dir_options(&images, "cpuinfo-check.log")).expect("CPUINFO_CHECK on the same CPU");
+    migrate::cpuinfo_check(&mut dir_options(&images, "cpuinfo-check.log")).expect("CPUINFO_CHECK on the same CPU");
     // A check without the image fails cleanly.
     let empty_dir = scratch("cpuinfo-empty");
     let empty = File::open(&empty_dir).unwrap();
-    assert!(matches!(ops::cpuinfo_check(&mut dir_options(&empty, "check.log")), Err(Error::Rpc { .. })));
+    assert!(matches!(migrate::cpuinfo_check(&mut dir_options(&empty, "check.log")), Err(Error::Rpc { .. })));
 }
 
 #[test]
@@ -262,6 +263,8 @@ fn on_host<T: Send + 'static>(
 ) -> std::thread::JoinHandle<T> {
     let ns = hosts.ns(which);
     std::thread::spawn(move || {
+        // SAFETY: setns takes a descriptor of a namespace file, kept open by
+        // `ns`, and moves only this new thread into it.
         assert_eq!(
             unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) },
             0,
@@ -296,15 +299,14 @@ fn a_process_moves_to_another_host_through_the_page_server() {
     let dst = d.dst.clone();
     let server = on_host(&hosts, 1, move || {
         let images = File::open(&dst).unwrap();
-        let mut session = ops::Session::new();
         let mut o = dir_options(&images, "page-server.log");
         o.set_page_server_address_port(DEST_ADDR, 0);
-        let server = session.page_server_chld(&mut o).expect("page server on the destination");
-        (session, server)
+        let server = o.start_page_server_chld().expect("page server on the destination");
+        (o, server)
     })
     .join()
     .unwrap();
-    let (mut session, server) = server;
+    let (mut server_opts, server) = server;
 
     // Source: a running process with 32 MiB of patterned memory, dumped to it.
     let (src, log2) = (d.src.clone(), log.clone());
@@ -323,14 +325,14 @@ fn a_process_moves_to_another_host_through_the_page_server() {
         wait_until("the process to run on", || counters(&log2) > before + 2);
         let mut o = dir_options(&images, "dump.log");
         o.set_pid(pid as i32).set_page_server_address_port(DEST_ADDR, server.port);
-        ops::cpuinfo_dump(&mut dir_options(&images, "cpuinfo.log")).expect("cpuinfo dump");
+        migrate::cpuinfo_dump(&mut dir_options(&images, "cpuinfo.log")).expect("cpuinfo dump");
         ops::dump(&mut o).expect("dump to the destination's page server");
         pid
     })
     .join()
     .unwrap();
     reap(pid);
-    let status = session.wait_pid(server.pid).expect("wait for the page server");
+    let status = server_opts.wait_pid(server.pid).expect("wait for the page server").status;
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "page server status {status:#x}");
     let original_sum = sums(&log);
     assert_eq!(original_sum.len(), 1, "{original_sum:?}");
@@ -350,7 +352,7 @@ fn a_process_moves_to_another_host_through_the_page_server() {
     let dst = d.dst.clone();
     let restored = on_host(&hosts, 1, move || {
         let images = File::open(&dst).unwrap();
-        ops::cpuinfo_check(&mut dir_options(&images, "cpuinfo-check.log")).expect("same CPU");
+        migrate::cpuinfo_check(&mut dir_options(&images, "cpuinfo-check.log")).expect("same CPU");
         ops::restore(&mut dir_options(&images, "restore.log")).expect("restore on the destination")
     })
     .join()
@@ -452,6 +454,7 @@ fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
     register(dump_criu());
     drop(status_w);
     let mut pfd = libc::pollfd { fd: status_r.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: `pfd` is one live pollfd, as the count says.
     assert_eq!(unsafe { libc::poll(&mut pfd, 1, 30_000) }, 1, "no status byte");
     let mut byte = [1u8];
     assert_eq!(nix::unistd::read(status_r.as_raw_fd(), &mut byte), Ok(1), "the status fd got its byte");
@@ -466,21 +469,23 @@ fn a_process_moves_lazily_and_runs_before_its_pages_arrive() {
     // Destination: the lazy-pages daemon, pulling from the source, and a
     // lazy restore.
     let dst = d.dst.clone();
-    let (restored, mut daemon) = on_host(&hosts, 1, move || {
+    let (restored, daemon) = on_host(&hosts, 1, move || {
         let images = File::open(&dst).unwrap();
         let mut o = dir_options(&images, "lazy-pages.log");
         o.set_page_server_address_port(SOURCE_ADDR, port);
-        let daemon = ops::start_lazy_pages(&o).expect("lazy-pages daemon ready");
+        let daemon = o.start_lazy_pages().expect("lazy-pages daemon ready");
         let mut r = dir_options(&images, "restore.log");
         r.set_lazy_pages(true);
-        (ops::restore(&mut r).expect("lazy restore"), daemon)
+        (ops::restore(&mut r).expect("lazy restore"), (o, daemon))
     })
     .join()
     .unwrap();
+    let (mut daemon_opts, daemon) = daemon;
     register(restored as u32);
     let before = counters(&log);
     wait_until("the counter to carry on", || counters(&log) >= before + 3);
-    daemon.wait().expect("the lazy-pages daemon got every page and exited cleanly");
+    let exited = daemon_opts.wait_pid(daemon).expect("the lazy-pages daemon is reaped");
+    assert!(exited.failure.is_none(), "the lazy-pages daemon got every page and exited cleanly: {exited:?}");
     let (outer, dumped) = source.join().unwrap();
     dumped.expect("the source's lazy dump completes once every page went over");
     reap(outer);
@@ -502,7 +507,7 @@ fn a_lazy_pages_daemon_that_cannot_start_reports_why() {
     let mut o = dir_options(&images, "lazy-pages.log");
     o.set_page_server_address_port("127.0.0.1", free_port());
     // No images of a dump here: the daemon cannot know what to serve.
-    let err = ops::start_lazy_pages(&o).unwrap_err();
+    let err = o.start_lazy_pages().unwrap_err();
     assert!(matches!(err, Error::Rpc { .. }), "{err:?}");
     assert!(err.to_string().contains("criu"), "{err}");
 }

@@ -42,11 +42,6 @@ pub(crate) fn unregister(opts: *mut criu_opts) -> bool {
     registry().remove(&(opts as usize))
 }
 
-/// Whether `opts` is a live options object.
-pub(crate) fn is_registered(opts: *mut criu_opts) -> bool {
-    registry().contains(&(opts as usize))
-}
-
 pub(crate) fn is_lent(opts: *mut criu_opts) -> bool {
     LENT.with(|l| l.get().is_some_and(|(addr, _)| addr == opts as usize))
 }

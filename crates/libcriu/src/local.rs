@@ -76,7 +76,6 @@ pub unsafe extern "C" fn criu_local_free_opts(opts: *mut criu_opts) {
         if opts.is_null() || guard::is_lent(opts) || !guard::unregister(opts) {
             return;
         }
-        super::migrate::forget(opts);
         // SAFETY: it was registered, so it came from Box::into_raw in init.
         drop(unsafe { Box::from_raw(opts) });
     })

@@ -3,56 +3,17 @@
 //! the CPU, lazy pages (`criu_set_lazy_pages()` as proposed in criu PR
 //! #3146) and criu's lazy-pages daemon, and the status fd.
 //!
-//! An options object keeps, besides its options, the connection its
-//! `criu_local_start_page_server_chld()` left open (so that
-//! `criu_local_wait_pid()` reaches the criu whose child the page server is)
-//! and the lazy-pages daemons it started; `criu_local_free_opts()` ends them.
+//! What these calls start belongs to the options object they are given
+//! (the core's `Options` owns it): `criu_local_wait_pid()` reaps it, and
+//! `criu_local_free_opts()` ends whatever still runs.
 
-use std::collections::HashMap;
 use std::ffi::c_int;
-use std::sync::{Mutex, MutexGuard};
 
 use super::global::with_global;
 use super::guard::{self, op_result, with_opts};
 use super::local::run;
 use super::*;
-use criu::migrate::{self, LazyPages, PageServer, Session};
-
-/// What an options object started and still owns, by its address.
-#[derive(Default)]
-struct Started {
-    session: Session,
-    lazy_pages: Vec<LazyPages>,
-}
-
-static STARTED: Mutex<Option<HashMap<usize, Started>>> = Mutex::new(None);
-
-fn started() -> MutexGuard<'static, Option<HashMap<usize, Started>>> {
-    STARTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Run `body` on what `opts` started. The entry is taken out of the table
-/// for the call, so a long wait holds no lock.
-fn with_started<R>(opts: *mut criu_opts, body: impl FnOnce(&mut Started) -> R) -> R {
-    let key = opts as usize;
-    let mut entry = started().get_or_insert_with(HashMap::new).remove(&key).unwrap_or_default();
-    let result = body(&mut entry);
-    let mut table = started();
-    let table = table.get_or_insert_with(HashMap::new);
-    // The options may have been freed meanwhile (by another thread): then
-    // what they started ends here.
-    if guard::is_registered(opts) {
-        table.insert(key, entry);
-    }
-    result
-}
-
-/// End what the options object `opts` started (it is being freed): page
-/// servers never waited for are killed, lazy-pages daemons killed and reaped.
-pub(crate) fn forget(opts: *mut criu_opts) {
-    let entry = started().as_mut().and_then(|t| t.remove(&(opts as usize)));
-    drop(entry);
-}
+use criu::migrate::{self, PageServer};
 
 /// Store the port of `server` in `*port` (when not NULL); its pid.
 fn report(server: PageServer, port: *mut c_int) -> c_int {
@@ -108,34 +69,26 @@ pub unsafe extern "C" fn criu_local_start_page_server(opts: *mut criu_opts, port
 /// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_start_page_server_chld(opts: *mut criu_opts, port: *mut c_int) -> c_int {
-    run(opts, |o| with_started(opts, |s| op_result(s.session.page_server_chld(o), |server| report(server, port))))
+    run(opts, |o| op_result(o.start_page_server_chld(), |server| report(server, port)))
 }
 
 /// Wait until `pid` exits: a page server of
 /// `criu_local_start_page_server_chld()` on these options (criu's WAIT_PID
 /// request; criu then closes the connection) or a lazy-pages daemon of
 /// `criu_local_start_lazy_pages()`. Returns its wait status (>= 0: use
-/// WIFEXITED() and WEXITSTATUS(); for a lazy-pages daemon that failed,
-/// criu_get_last_error() says why), or a negative error value (-EINVAL when
-/// these options started no such process).
+/// WIFEXITED() and WEXITSTATUS(); for a process that failed,
+/// criu_get_last_error() says how, and for a lazy-pages daemon why, from
+/// criu's log), or a negative error value (-EINVAL when these options
+/// started no such process).
 /// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_wait_pid(opts: *mut criu_opts, pid: c_int) -> c_int {
-    run(opts, |_| {
-        with_started(opts, |s| {
-            if let Some(at) = s.lazy_pages.iter().position(|d| d.pid() == pid) {
-                let mut daemon = s.lazy_pages.remove(at);
-                let verdict = daemon.wait();
-                return match (daemon.exit_status(), verdict) {
-                    (Some(status), Ok(())) => op_result(Ok(status), |s| s),
-                    (Some(status), Err(e)) => {
-                        guard::set_last_error(e.to_string());
-                        status
-                    }
-                    (None, result) => op_result(result, |_| 0),
-                };
+    run(opts, |o| {
+        op_result(o.wait_pid(pid), |exited| {
+            if let Some(failure) = exited.failure {
+                guard::set_last_error(failure.to_string());
             }
-            op_result(s.session.wait_pid(pid), |status| status)
+            exited.status
         })
     })
 }
@@ -171,22 +124,15 @@ pub unsafe extern "C" fn criu_local_cpuinfo_check(opts: *mut criu_opts) -> c_int
 /// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_local_start_lazy_pages(opts: *mut criu_opts) -> c_int {
-    run(opts, |o| {
-        let result = migrate::start_lazy_pages(o);
-        with_started(opts, |s| {
-            op_result(result, |daemon| {
-                let pid = daemon.pid();
-                s.lazy_pages.push(daemon);
-                pid
-            })
-        })
-    })
+    run(opts, |o| op_result(o.start_lazy_pages(), |pid| pid))
 }
 
 /// `criu_local_set_lazy_pages()` on the process-wide options.
 /// An addition beyond upstream libcriu.
 #[no_mangle]
 pub extern "C" fn criu_set_lazy_pages(lazy_pages: bool) {
+    // SAFETY: the global options pointer (NULL before criu_init_opts()) is
+    // checked by the local twin.
     with_global(|opts| unsafe { criu_local_set_lazy_pages(opts, lazy_pages) })
 }
 
@@ -194,6 +140,8 @@ pub extern "C" fn criu_set_lazy_pages(lazy_pages: bool) {
 /// An addition beyond upstream libcriu.
 #[no_mangle]
 pub extern "C" fn criu_set_status_fd(fd: c_int) {
+    // SAFETY: the global options pointer (NULL before criu_init_opts()) is
+    // checked by the local twin.
     with_global(|opts| unsafe { criu_local_set_status_fd(opts, fd) })
 }
 
@@ -201,6 +149,8 @@ pub extern "C" fn criu_set_status_fd(fd: c_int) {
 /// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_start_page_server(port: *mut c_int) -> c_int {
+    // SAFETY: the global options pointer (NULL before criu_init_opts()) is
+    // checked by the local twin; `port` is passed on under the caller's contract.
     with_global(|opts| unsafe { criu_local_start_page_server(opts, port) })
 }
 
@@ -208,6 +158,8 @@ pub unsafe extern "C" fn criu_start_page_server(port: *mut c_int) -> c_int {
 /// An addition beyond upstream libcriu.
 #[no_mangle]
 pub unsafe extern "C" fn criu_start_page_server_chld(port: *mut c_int) -> c_int {
+    // SAFETY: the global options pointer (NULL before criu_init_opts()) is
+    // checked by the local twin; `port` is passed on under the caller's contract.
     with_global(|opts| unsafe { criu_local_start_page_server_chld(opts, port) })
 }
 
@@ -215,6 +167,8 @@ pub unsafe extern "C" fn criu_start_page_server_chld(port: *mut c_int) -> c_int 
 /// An addition beyond upstream libcriu.
 #[no_mangle]
 pub extern "C" fn criu_wait_pid(pid: c_int) -> c_int {
+    // SAFETY: the global options pointer (NULL before criu_init_opts()) is
+    // checked by the local twin.
     with_global(|opts| unsafe { criu_local_wait_pid(opts, pid) })
 }
 
@@ -222,6 +176,8 @@ pub extern "C" fn criu_wait_pid(pid: c_int) -> c_int {
 /// An addition beyond upstream libcriu.
 #[no_mangle]
 pub extern "C" fn criu_cpuinfo_dump() -> c_int {
+    // SAFETY: the global options pointer (NULL before criu_init_opts()) is
+    // checked by the local twin.
     with_global(|opts| unsafe { criu_local_cpuinfo_dump(opts) })
 }
 
@@ -229,6 +185,8 @@ pub extern "C" fn criu_cpuinfo_dump() -> c_int {
 /// An addition beyond upstream libcriu.
 #[no_mangle]
 pub extern "C" fn criu_cpuinfo_check() -> c_int {
+    // SAFETY: the global options pointer (NULL before criu_init_opts()) is
+    // checked by the local twin.
     with_global(|opts| unsafe { criu_local_cpuinfo_check(opts) })
 }
 
@@ -236,5 +194,7 @@ pub extern "C" fn criu_cpuinfo_check() -> c_int {
 /// An addition beyond upstream libcriu.
 #[no_mangle]
 pub extern "C" fn criu_start_lazy_pages() -> c_int {
+    // SAFETY: the global options pointer (NULL before criu_init_opts()) is
+    // checked by the local twin.
     with_global(|opts| unsafe { criu_local_start_lazy_pages(opts) })
 }

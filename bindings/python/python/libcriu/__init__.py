@@ -34,7 +34,7 @@ from ._errors import (
     CriuRpcError,
     CriuUnsupportedError,
 )
-from ._libcriu import ExternalResource, LazyPages, Options, PageServer, Session, TmpFile
+from ._libcriu import ExternalResource, Options, PageServer, TmpFile
 from ._libcriu import get_external_id, get_inherit_key, list_externals, list_tmp_files
 
 __all__ = [
@@ -71,8 +71,6 @@ __all__ = [
     "PageServer",
     "NotifyCallback",
     "DumpItersCallback",
-    "Session",
-    "LazyPages",
 ]
 
 #: A notify callback: (action, pid or None) -> None or 0 to let criu go on,

@@ -83,9 +83,10 @@ class criu:
         # images_dir_fd is a required field, -1 meaning "not given".
         self.opts = rpc.criu_opts(images_dir_fd=-1)
         self.sk = None
-        # The connection a keep_open request (page_server_chld) left open:
-        # later requests of this object go to the same criu, as with pycriu.
-        self._session = None
+        # The native options holding the connection a keep_open request
+        # (page_server_chld) left open: later requests of this object go to
+        # the same criu, as with pycriu.
+        self._connected = None
 
     def use_sk(self, sk_name: str = CR_DEFAULT_SERVICE_ADDRESS) -> None:
         """Reach criu through the socket of a ``criu service`` daemon."""
@@ -100,15 +101,18 @@ class criu:
         """Reach criu by starting this binary (``criu swrk``) per request."""
         self._service = ("bin", bin_name)
 
-    def _native(self, session: "_libcriu.Session") -> "_libcriu.Options":
-        """How to reach criu, as native options."""
+    def _native(self) -> "_libcriu.Options":
+        """How to reach criu, as native options: those keeping an open
+        connection, or fresh ones."""
+        if self._connected is not None:
+            return self._connected
         options = _libcriu.Options()
         kind, where = self._service
         if kind == "bin":
             options.set_service_binary(where)
         elif kind == "sk":
             options.set_service_address(where)
-        elif not session.is_open():
+        else:
             # libcriu closes a socket it is given after its request.
             options.set_service_fd(os.dup(where))
         return options
@@ -121,9 +125,9 @@ class criu:
         req = rpc.criu_req(type=typ, **fields)
         if with_opts:
             req.opts.MergeFrom(self.opts)
-        session = self._session or _libcriu.Session()
+        native = self._native()
         try:
-            data = session.request(self._native(session), req.SerializeToString())
+            data = native.request(req.SerializeToString())
             resp = rpc.criu_resp()
             resp.ParseFromString(data)
         except CriuError as e:
@@ -135,7 +139,7 @@ class criu:
         finally:
             # A connection kept open stays with the object, even when its
             # answer could not be parsed (pycriu keeps its socket then too).
-            self._session = session if session.is_open() else None
+            self._connected = native if native.is_connected() else None
         if not resp.success:
             exc = CRIUExceptionExternal(typ, resp.type, resp.cr_errno)
             exc.cr_errmsg = resp.cr_errmsg if resp.HasField("cr_errmsg") else None
