@@ -54,10 +54,12 @@ pub fn exchange(data: &[u8]) {
     let (ours, peer) = seqpacket_pair();
     for packet in split(packets, PACKET_SEPARATOR) {
         // A full socket buffer only drops the rest: still an answer.
+        // SAFETY: send reads `packet.len()` bytes from the live slice.
         unsafe {
             libc::send(peer.as_raw_fd(), packet.as_ptr().cast(), packet.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
         };
     }
+    // SAFETY: shutdown on the socket `peer` owns touches no memory.
     unsafe { libc::shutdown(peer.as_raw_fd(), libc::SHUT_WR) };
 
     let before = fd_count();
@@ -185,6 +187,7 @@ pub fn putback(data: &[u8]) {
     let lock = std::fs::File::create(base.with_extension("lock")).expect("create the lock file");
     // libFuzzer's -timeout alarm interrupts a wait for another process's
     // lock every second.
+    // SAFETY: flock on the file `lock` owns touches no memory.
     while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
         let err = std::io::Error::last_os_error();
         assert_eq!(err.kind(), std::io::ErrorKind::Interrupted, "lock {PUTBACK_BASE}: {err}");
@@ -276,8 +279,11 @@ fn split<'a>(data: &'a [u8], separator: &'a [u8]) -> impl Iterator<Item = &'a [u
 
 fn seqpacket_pair() -> (OwnedFd, OwnedFd) {
     let mut sv = [0; 2];
+    // SAFETY: socketpair writes two ints into `sv`, an array of two.
     let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, sv.as_mut_ptr()) };
     assert_eq!(rc, 0, "socketpair");
+    // SAFETY: both descriptors are new from socketpair and held nowhere
+    // else, so each OwnedFd is the one owner.
     unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) }
 }
 

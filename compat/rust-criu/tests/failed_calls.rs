@@ -40,6 +40,7 @@ fn open_fds() -> Vec<String> {
 /// Fails unless this process has no child at all, running or zombie.
 fn assert_no_children(after: &str) {
     let mut status = 0;
+    // SAFETY: waitpid writes one int into `status`, a live local.
     let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
     let errno = std::io::Error::last_os_error().raw_os_error();
     assert!(pid == -1 && errno == Some(libc::ECHILD), "after {after}: a child is left (waitpid gave {pid}, {errno:?})");
@@ -93,6 +94,7 @@ fn refuse_pre_dump(_script: &str, notify: &rust_criu::rust_criu_protobuf::rpc::C
 
 #[test]
 fn failed_calls_name_the_cause_and_leave_nothing_behind() {
+    // SAFETY: geteuid takes nothing and cannot fail.
     assert_eq!(unsafe { libc::geteuid() }, 0, "criu dumps need root");
     let fds_before = open_fds();
     assert_no_children("start");

@@ -748,13 +748,17 @@ mod tests {
     }
 
     fn fstat(fd: i32) -> libc::stat {
+        // SAFETY: libc::stat is plain data, valid all-zero.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat writes one stat into `st`, a live local of that type.
         assert_eq!(unsafe { libc::fstat(fd, &mut st) }, 0);
         st
     }
 
     fn own(fd: i32) -> OwnedFd {
         assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        // SAFETY: callers pass a descriptor their syscall just created and
+        // nothing else holds, so OwnedFd is its one owner.
         unsafe { OwnedFd::from_raw_fd(fd) }
     }
 
@@ -765,6 +769,7 @@ mod tests {
     #[test]
     fn pipe_ends_are_named_as_proc_shows_them() {
         let mut fds = [0; 2];
+        // SAFETY: pipe writes two ints into `fds`, an array of two.
         assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
         let (r, w) = (own(fds[0]), own(fds[1]));
         for fd in [r.as_raw_fd(), w.as_raw_fd()] {
@@ -832,6 +837,7 @@ mod tests {
 
     #[test]
     fn memfds_are_named_by_their_name() {
+        // SAFETY: memfd_create reads only the NUL-terminated name.
         let fd = own(unsafe { libc::memfd_create(c"ids-test".as_ptr(), 0) });
         assert_eq!(inherit_key(me(), fd.as_raw_fd()).unwrap(), "/memfd:ids-test");
         assert!(reason(external_id(me(), fd.as_raw_fd())).contains("/memfd:ids-test"));
@@ -839,6 +845,7 @@ mod tests {
 
     #[test]
     fn terminals_are_named_by_rdev_and_dev() {
+        // SAFETY: posix_openpt takes flags only and touches no memory of ours.
         let fd = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) };
         if fd < 0 {
             eprintln!("skipped: no pty here ({})", std::io::Error::last_os_error());
@@ -863,6 +870,7 @@ mod tests {
 
     #[test]
     fn unnameable_descriptors_are_refused() {
+        // SAFETY: eventfd takes integers only and touches no memory of ours.
         let efd = own(unsafe { libc::eventfd(0, 0) });
         assert!(reason(inherit_key(me(), efd.as_raw_fd())).contains("anon_inode:[eventfd]"));
         assert!(reason(describe_fd(me(), -1)).contains("must not be negative"));

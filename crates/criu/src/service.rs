@@ -451,8 +451,10 @@ impl Child {
         // The child is ours and not reaped yet, so its pid cannot have been
         // reused: the pidfd names it.
         // SAFETY: pidfd_open takes plain integers and touches no memory of
-        // ours; a descriptor it returns is new, so OwnedFd is its one owner.
+        // ours.
         let pidfd = match unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) } {
+            // SAFETY: a descriptor pidfd_open returns is new, so OwnedFd is
+            // its one owner.
             fd if fd >= 0 => Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
             _ => None,
         };
@@ -474,12 +476,13 @@ impl Child {
         if self.status.is_some() {
             return true;
         }
-        // SAFETY: siginfo_t is plain data, valid all-zero; waitid writes only
-        // into `info`, and si_pid reads the field waitid filled (zero when
-        // nothing exited).
+        // SAFETY: siginfo_t is plain data, valid all-zero.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        // SAFETY: waitid writes only into `info`, which lives across the call.
         match unsafe { libc::waitid(libc::P_PID, self.pid.as_raw() as libc::id_t, &mut info, flags) } {
+            // SAFETY: si_pid reads the field waitid filled (zero when nothing
+            // exited).
             0 => (unsafe { info.si_pid() }) != 0,
             // Not ours to wait for any more: it is gone as far as we can tell.
             _ => Errno::last() != Errno::EINTR,
@@ -782,9 +785,10 @@ fn posix_spawn(program: &CString, argv: &[*const libc::c_char], fds: ChildFds, o
             .iter()
             .map(|fd| {
                 let lowest = FIRST_PASSED_FD + passed.len() as RawFd;
-                // SAFETY: F_DUPFD_CLOEXEC touches no memory of ours; the copy
-                // it returns is new, so OwnedFd is its one owner.
+                // SAFETY: F_DUPFD_CLOEXEC touches no memory of ours.
                 match unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, lowest) } {
+                    // SAFETY: the copy F_DUPFD_CLOEXEC returned is new, so
+                    // OwnedFd is its one owner.
                     n if n >= 0 => Ok(unsafe { OwnedFd::from_raw_fd(n) }),
                     _ => Err(Error::connect(&format!("pass descriptor {fd}"), Errno::last())),
                 }
@@ -875,9 +879,10 @@ unsafe fn close_from(actions: &mut libc::posix_spawn_file_actions_t, lowest: Raw
     type AddCloseFrom = unsafe extern "C" fn(*mut libc::posix_spawn_file_actions_t, libc::c_int) -> libc::c_int;
     static ADD_CLOSE_FROM: once_cell::sync::OnceCell<Option<AddCloseFrom>> = once_cell::sync::OnceCell::new();
     let add_close_from = ADD_CLOSE_FROM.get_or_init(|| {
-        // SAFETY: dlsym with a NUL-terminated name; a non-null result is
-        // glibc's function of exactly this signature.
+        // SAFETY: dlsym with a NUL-terminated name reads only that name.
         let symbol = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"posix_spawn_file_actions_addclosefrom_np".as_ptr()) };
+        // SAFETY: a non-null result is glibc's function of exactly this
+        // signature.
         (!symbol.is_null()).then(|| unsafe { std::mem::transmute::<*mut libc::c_void, AddCloseFrom>(symbol) })
     });
     if let Some(add_close_from) = add_close_from {

@@ -33,6 +33,7 @@ impl CallerFds {
         let name = std::ffi::CString::new(MARKER).unwrap();
         let marker = nix::sys::memfd::memfd_create(&name, nix::sys::memfd::MemFdCreateFlag::empty()).unwrap();
         for fd in [&read, &write, &marker] {
+            // SAFETY: F_GETFD on a descriptor we own touches no memory.
             let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
             assert_eq!(flags & libc::FD_CLOEXEC, 0, "the caller's descriptors are inheritable");
         }
@@ -53,7 +54,9 @@ impl CallerFds {
     /// the write end (the read would block).
     fn reader_sees_eof(&mut self) -> bool {
         self.write.take();
+        // SAFETY: F_GETFL on the read end we own touches no memory.
         let flags = unsafe { libc::fcntl(self.read.as_raw_fd(), libc::F_GETFL) };
+        // SAFETY: F_SETFL on the same owned descriptor takes an int only.
         unsafe { libc::fcntl(self.read.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) };
         let mut byte = [0u8; 1];
         match nix::unistd::read(self.read.as_raw_fd(), &mut byte) {

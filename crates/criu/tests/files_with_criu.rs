@@ -208,6 +208,8 @@ fn ask(stream: &std::os::unix::net::UnixStream, line: &str) -> String {
 /// Start a perl victim that has `fd` of ours as its descriptor `target`.
 fn spawn_with_fd(script: &str, fd: RawFd, target: RawFd) -> u32 {
     use std::os::unix::process::CommandExt;
+    // SAFETY: the pre_exec closure runs in the forked child and calls only
+    // async-signal-safe functions (setsid, dup2), allocating nothing.
     let child = unsafe {
         std::process::Command::new("perl")
             .args(["-e", script])

@@ -34,6 +34,9 @@ fn start_victim(fds: &[&dyn AsFd]) -> u32 {
     // Copies above the target numbers, so dup2() never meets itself.
     let high: Vec<OwnedFd> = fds.iter().map(|fd| fd.as_fd().try_clone_to_owned().unwrap()).collect();
     let high: Vec<RawFd> = high.into_iter().map(|fd| move_above(fd, 100)).collect();
+    // SAFETY: the pre_exec closure runs in the forked child and calls only
+    // async-signal-safe functions (setsid, dup2, close_range), allocating
+    // nothing: `high` was built before the fork.
     let child = unsafe {
         Command::new("sleep")
             .arg("1000")
@@ -61,6 +64,8 @@ fn start_victim(fds: &[&dyn AsFd]) -> u32 {
 /// A close-on-exec duplicate of `fd` numbered `min` or above (leaked: the
 /// test process ends soon).
 fn move_above(fd: OwnedFd, min: RawFd) -> RawFd {
+    // SAFETY: F_DUPFD_CLOEXEC on a descriptor `fd` owns touches no memory
+    // of ours.
     let high = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
     assert!(high >= min);
     high
@@ -161,6 +166,7 @@ fn file_pipe_and_unix_socket_with_outside_ends() {
 fn restore(dir: &Path, given: &[(&dyn AsRawFd, &str)]) -> i32 {
     // The restored task is reparented to us when criu exits: be its
     // subreaper, so finish() can reap it.
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes integers only.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let images = File::open(dir.join("images")).unwrap();
     let mut o = Options::new();

@@ -196,6 +196,7 @@ fn unmount_leftovers(dir: &Path) -> usize {
     points.sort_by_key(|m| std::cmp::Reverse(m.len()));
     for point in &points {
         let point = std::ffi::CString::new(*point).unwrap();
+        // SAFETY: `point` is a live NUL-terminated path.
         unsafe { libc::umount2(point.as_ptr(), libc::MNT_DETACH) };
     }
     points.len()

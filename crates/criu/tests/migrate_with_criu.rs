@@ -265,12 +265,8 @@ fn on_host<T: Send + 'static>(
     std::thread::spawn(move || {
         // SAFETY: setns takes a descriptor of a namespace file, kept open by
         // `ns`, and moves only this new thread into it.
-        assert_eq!(
-            unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) },
-            0,
-            "setns: {}",
-            std::io::Error::last_os_error()
-        );
+        let joined = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(joined, 0, "setns: {}", std::io::Error::last_os_error());
         body()
     })
 }

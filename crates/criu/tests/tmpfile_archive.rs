@@ -56,6 +56,7 @@ impl Drop for Scratch {
 }
 
 fn am_root() -> bool {
+    // SAFETY: geteuid takes nothing and cannot fail.
     (unsafe { libc::geteuid() }) == 0
 }
 
@@ -335,6 +336,8 @@ fn a_full_disk_fails_the_save_of_a_large_file_cleanly() {
     let small = s.path("images");
     let size = c"size=2m";
     let target = std::ffi::CString::new(small.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: every pointer is a live NUL-terminated string; the data
+    // argument is the tmpfs option string the kernel reads.
     let mounted =
         unsafe { libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, size.as_ptr().cast()) };
     if mounted != 0 {
@@ -346,6 +349,7 @@ fn a_full_disk_fails_the_save_of_a_large_file_cleanly() {
     let saved = tmpfile::save(&[s.path("big")], images.as_fd(), DEFAULT_LIMIT);
     let left: Vec<_> = fs::read_dir(&small).unwrap().map(|e| e.unwrap().file_name()).collect();
     drop(images);
+    // SAFETY: `target` is a live NUL-terminated path.
     unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
     let msg = invalid_message(saved.unwrap_err());
     assert!(msg.contains("cannot write") && msg.contains("No space left"), "{msg}");
@@ -471,6 +475,7 @@ fn encode(entries: &[Raw]) -> Vec<u8> {
         out.push(e.root as u8 | e.flags);
         out.extend_from_slice(&(e.path.len() as u16).to_le_bytes());
         out.extend_from_slice(&0o644u32.to_le_bytes());
+        // SAFETY: geteuid and getegid take nothing and cannot fail.
         let me = unsafe { (libc::geteuid(), libc::getegid()) };
         out.extend_from_slice(&me.0.to_le_bytes());
         out.extend_from_slice(&me.1.to_le_bytes());

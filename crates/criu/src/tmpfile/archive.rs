@@ -245,12 +245,12 @@ impl Archive {
         if len < ARCHIVE_HEADER as u64 {
             return Err(invalid(format!("tmp-file archive {name} is truncated: {len} bytes")));
         }
-        // SAFETY: the mapping is read-only and private to this value; the
-        // file is not changed by this process while mapped.
         let mut options = MmapOptions::new();
         if whole {
             options.populate();
         }
+        // SAFETY: the mapping is read-only and private to this value; the
+        // file is not changed by this process while mapped.
         let map = unsafe { options.len(len as usize).map(&file) }
             .map_err(|e| invalid(format!("tmp-file archive {name}: cannot map it: {e}")))?;
         Ok(Some(Archive { map, name }))

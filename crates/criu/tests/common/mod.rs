@@ -73,6 +73,8 @@ pub fn start_perl(script: &str, args: &[&str]) -> u32 {
 
 /// Start `program args...` as [`start_perl`] does.
 pub fn start_command(program: &str, args: &[&str]) -> u32 {
+    // SAFETY: the pre_exec closure runs in the forked child and calls only
+    // setsid, which is async-signal-safe.
     let child = unsafe {
         Command::new(program)
             .args(args)
@@ -139,6 +141,7 @@ pub fn kill(pid: i32) {
 /// Restored trees are reparented to their nearest subreaper when criu
 /// exits: become it, so tests can reap what they restored.
 pub fn become_subreaper() {
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes integers only.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 }
 
@@ -154,12 +157,18 @@ pub fn finish(pid: i32) {
 /// threads, and a pty leaked into another test's victim would be dumped
 /// with it (and break that restore).
 pub fn open_pty() -> (File, File) {
+    // SAFETY: posix_openpt takes flags only and touches no memory of ours.
     let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
     assert!(master >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+    // SAFETY: the descriptor posix_openpt just returned is ours alone, so
+    // the File is its one owner.
     let master = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(master) };
+    // SAFETY: unlockpt on the open master touches no memory of ours.
     assert_eq!(unsafe { libc::unlockpt(master.as_raw_fd()) }, 0);
     let mut name = [0 as libc::c_char; 64];
+    // SAFETY: ptsname_r writes at most `name.len()` bytes into `name`.
     assert_eq!(unsafe { libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()) }, 0);
+    // SAFETY: ptsname_r succeeded, so `name` holds a NUL-terminated path.
     let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }.to_str().unwrap().to_owned();
     let slave = File::options().read(true).write(true).custom_flags(libc::O_NOCTTY).open(path).unwrap();
     (master, slave)
