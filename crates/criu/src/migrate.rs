@@ -31,7 +31,7 @@
 //! Python module's `Options.wait_pid` are this one method.
 
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,9 @@ use crate::error::{Error, Result};
 use crate::exchange::{call, connect, exchange, exchange_bytes, missing, no_hook, open, request};
 use crate::options::{Options, Service, DEFAULT_SERVICE_BINARY};
 use crate::rpc::{CriuReq, CriuReqType, CriuResp};
-use crate::service::{how_it_ended, readable_by, socket_holders, Child, ChildFds, Connection, Launch, PassedFds};
+use crate::service::{
+    how_it_ended, poll_by, socket_holders, wants_input, Child, ChildFds, Connection, Launch, PassedFds, Polled,
+};
 use crate::started::{wait_pid_request, LazyPagesDaemon};
 
 /// A page server criu started: its pid and the TCP port it listens on (the
@@ -372,7 +374,9 @@ fn lazy_pages_args(opts: &Options, status: &OwnedFd, passed: &mut PassedFds) -> 
 /// pipe closed without it (the daemon exited).
 fn wait_ready(ready: OwnedFd, timeout: Option<Duration>) -> Result<bool> {
     let deadline = timeout.map(|t| Instant::now() + t);
-    if !readable_by(ready.as_fd(), deadline).map_err(|e| Error::comm("wait for criu lazy-pages", e))? {
+    let polled = poll_by(&mut [wants_input(ready.as_raw_fd())], deadline, None)
+        .map_err(|e| Error::comm("wait for criu lazy-pages", e))?;
+    if polled == Polled::TimedOut {
         return Err(Error::Comm {
             errno: libc::ETIMEDOUT,
             what: format!("criu lazy-pages not ready within {} ms", timeout.unwrap_or_default().as_millis()),

@@ -27,13 +27,12 @@
 //!   is ended with it; the restored tree never is (see [`Launch`]).
 
 use std::ffi::{CString, OsStr};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -190,28 +189,13 @@ impl Connection {
     /// reaches end-of-file.
     fn wait_readable(&mut self) -> Result<()> {
         let deadline = self.timeout.map(|t| Instant::now() + t);
+        // Without a pidfd the child is looked at every tick instead.
+        let exit_fd = self.child.as_ref().map(|c| c.exit_fd());
+        let tick = matches!(exit_fd, Some(None)).then_some(EXIT_POLL_TICK);
         loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            // Without a pidfd the child is looked at every tick instead.
-            let exit_fd = self.child.as_ref().map(|c| c.exit_fd());
-            let tick = matches!(exit_fd, Some(None)).then_some(EXIT_POLL_TICK);
-            let wait = match (left, tick) {
-                (Some(l), Some(t)) => Some(l.min(t)),
-                (l, t) => l.or(t),
-            };
-            let ms = wait.map_or(-1, |w| w.as_millis().min(i32::MAX as u128) as i32);
-            let mut pfds = [
-                libc::pollfd { fd: self.fd(), events: libc::POLLIN, revents: 0 },
-                // poll skips a negative descriptor.
-                libc::pollfd { fd: exit_fd.flatten().unwrap_or(-1), events: libc::POLLIN, revents: 0 },
-            ];
-            // SAFETY: `pfds` is an array of two live pollfds, as the count says.
-            if unsafe { libc::poll(pfds.as_mut_ptr(), 2, ms) } < 0 {
-                match Errno::last() {
-                    Errno::EINTR => continue,
-                    e => return Err(Error::comm("wait for response", e)),
-                }
-            }
+            // poll skips a negative descriptor.
+            let mut pfds = [wants_input(self.fd()), wants_input(exit_fd.flatten().unwrap_or(-1))];
+            let polled = poll_by(&mut pfds, deadline, tick).map_err(|e| Error::comm("wait for response", e))?;
             // A response (or end-of-file) already queued wins over the exit:
             // criu sends its answer before it exits.
             if pfds[0].revents != 0 {
@@ -228,7 +212,7 @@ impl Connection {
                 }
                 return Err(self.unanswered());
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if polled == Polled::TimedOut {
                 self.abandoned = true;
                 return Err(Error::Comm {
                     errno: libc::ETIMEDOUT,
@@ -662,21 +646,58 @@ impl Drop for Child {
     }
 }
 
-/// Wait until `fd` can be read (data, or its end), until `deadline` at the
-/// latest (`None`: as long as it takes); false when the deadline came
-/// first. Every wait of the library for a peer with a time bound (criu's
-/// answer, a daemon's status byte) is this one.
-pub(crate) fn readable_by(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> nix::Result<bool> {
+/// How a [`poll_by`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Polled {
+    /// Some descriptor has events; their `revents` say which.
+    Ready,
+    /// The tick passed with nothing ready, the deadline not yet.
+    Tick,
+    /// The deadline passed with nothing ready.
+    TimedOut,
+}
+
+/// A poll entry asking whether `fd` can be read (data, or its end).
+pub(crate) fn wants_input(fd: RawFd) -> libc::pollfd {
+    libc::pollfd { fd, events: libc::POLLIN, revents: 0 }
+}
+
+/// Poll `fds` until one has events, `deadline` passes or `tick` has
+/// elapsed, whichever comes first (`None`: no such bound); a signal's
+/// interruption restarts the poll for the time left. Every wait of the
+/// library for a peer with a time bound (criu's answer, a daemon's status
+/// byte) is this one; the tick lets a caller look at what no descriptor
+/// reports (a child without a pidfd) between polls.
+pub(crate) fn poll_by(
+    fds: &mut [libc::pollfd],
+    deadline: Option<Instant>,
+    tick: Option<Duration>,
+) -> nix::Result<Polled> {
+    let tick_end = tick.map(|t| Instant::now() + t);
     loop {
-        let timeout = match deadline {
-            Some(at) => PollTimeout::try_from(at.saturating_duration_since(Instant::now())).unwrap_or(PollTimeout::MAX),
-            None => PollTimeout::NONE,
-        };
-        match poll(&mut [PollFd::new(fd, PollFlags::POLLIN)], timeout) {
-            Ok(0) => return Ok(false),
-            Ok(_) => return Ok(true),
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
+        let now = Instant::now();
+        let wait = match (deadline, tick_end) {
+            (Some(d), Some(t)) => Some(d.min(t)),
+            (d, t) => d.or(t),
+        }
+        .map(|end| end.saturating_duration_since(now));
+        let ms = wait.map_or(-1, |w| w.as_millis().min(i32::MAX as u128) as i32);
+        // SAFETY: `fds` is a live slice of pollfds, its length the count.
+        match unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) } {
+            n if n > 0 => return Ok(Polled::Ready),
+            0 => {}
+            _ => match Errno::last() {
+                Errno::EINTR => continue,
+                e => return Err(e),
+            },
+        }
+        // Milliseconds round down: a poll may end just before its bound.
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return Ok(Polled::TimedOut);
+        }
+        if tick_end.is_some_and(|t| now >= t) {
+            return Ok(Polled::Tick);
         }
     }
 }
@@ -963,5 +984,24 @@ fn spawn_detached(program: &CString, argv: &[*const libc::c_char; 4], keep_fds: 
     match status {
         nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(()),
         _ => Err(Error::connect("detach criu", Errno::EAGAIN)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_by_says_which_bound_ended_the_wait() {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let soon = Some(Instant::now() + Duration::from_millis(1));
+        let mut fds = [wants_input(read.as_raw_fd())];
+        assert_eq!(poll_by(&mut fds, soon, None).unwrap(), Polled::TimedOut);
+        assert_eq!(poll_by(&mut fds, None, Some(Duration::from_millis(1))).unwrap(), Polled::Tick);
+        nix::unistd::write(&write, b"x").unwrap();
+        // A negative descriptor is skipped: only the pipe is reported.
+        let mut fds = [wants_input(-1), wants_input(read.as_raw_fd())];
+        assert_eq!(poll_by(&mut fds, None, None).unwrap(), Polled::Ready);
+        assert_eq!((fds[0].revents, fds[1].revents & libc::POLLIN), (0, libc::POLLIN));
     }
 }
