@@ -205,9 +205,7 @@ impl Connection {
             if exited {
                 // Without a pidfd, criu may have answered and exited since
                 // the poll: what it sent before exiting is queued by now.
-                let mut socket = libc::pollfd { fd: self.fd(), events: libc::POLLIN, revents: 0 };
-                // SAFETY: `socket` is one live pollfd.
-                if unsafe { libc::poll(&mut socket, 1, 0) } > 0 {
+                if events_now(self.fd(), libc::POLLIN) != 0 {
                     return Ok(());
                 }
                 return Err(self.unanswered());
@@ -291,10 +289,7 @@ impl Connection {
         if size == 0 {
             // End-of-file (criu is gone), or an empty packet from a criu
             // still running.
-            let mut pfd = libc::pollfd { fd, events: libc::POLLRDHUP, revents: 0 };
-            // SAFETY: `pfd` is one valid pollfd for the duration of the call.
-            let hung_up =
-                unsafe { libc::poll(&mut pfd, 1, 0) } > 0 && pfd.revents & (libc::POLLHUP | libc::POLLRDHUP) != 0;
+            let hung_up = events_now(fd, libc::POLLRDHUP) & (libc::POLLHUP | libc::POLLRDHUP) != 0;
             // Consume the empty packet so nothing lingers.
             let _ = socket::recv(fd, &mut [0u8; 1], MsgFlags::MSG_DONTWAIT);
             return Ok(if hung_up { Packet::Gone } else { Packet::Empty });
@@ -480,18 +475,14 @@ impl Child {
             if self.has_exited() {
                 return true;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if Instant::now() >= deadline {
                 return false;
             }
-            match self.exit_fd() {
-                Some(fd) => {
-                    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-                    // SAFETY: `pfd` is one live pollfd.
-                    unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
-                }
-                None => std::thread::sleep(left.min(Duration::from_millis(5))),
-            }
+            // Without a pidfd the process is looked at every few ms (poll
+            // skips the negative descriptor and only waits).
+            let exit_fd = self.exit_fd();
+            let mut fds = [wants_input(exit_fd.unwrap_or(-1))];
+            let _ = poll_by(&mut fds, Some(deadline), exit_fd.is_none().then_some(Duration::from_millis(5)));
         }
     }
 
@@ -660,6 +651,16 @@ pub(crate) enum Polled {
 /// A poll entry asking whether `fd` can be read (data, or its end).
 pub(crate) fn wants_input(fd: RawFd) -> libc::pollfd {
     libc::pollfd { fd, events: libc::POLLIN, revents: 0 }
+}
+
+/// The events of `events` that `fd` has now, without waiting (0 if none,
+/// or if poll fails).
+fn events_now(fd: RawFd, events: libc::c_short) -> libc::c_short {
+    let mut fds = [libc::pollfd { fd, events, revents: 0 }];
+    match poll_by(&mut fds, Some(Instant::now()), None) {
+        Ok(Polled::Ready) => fds[0].revents,
+        _ => 0,
+    }
 }
 
 /// Poll `fds` until one has events, `deadline` passes or `tick` has
