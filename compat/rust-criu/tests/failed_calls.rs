@@ -8,8 +8,9 @@
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 
 use rust_criu::{Criu, CriuError};
 
@@ -62,8 +63,27 @@ fn first_logged_error(log: &std::path::Path) -> String {
 struct Tree(Child);
 
 impl Tree {
+    /// `sleep` as the leader of a session of its own, with only /dev/null
+    /// as its stdio: criu refuses a tree whose session leader it cannot see,
+    /// and the test's own session may have none in this pid namespace (CI
+    /// starts it in session 0); the test's stdio may be anything.
     fn start() -> Tree {
-        Tree(Command::new("sleep").arg("1000").spawn().expect("sleep starts"))
+        let mut sleep = Command::new("sleep");
+        sleep.arg("1000").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        // SAFETY: setsid and close_range are async-signal-safe system calls
+        // that touch no memory of the parent; they run in the child between
+        // fork and exec.
+        unsafe {
+            sleep.pre_exec(|| {
+                // Whatever the test inherited from its runner stays out of the
+                // tree criu dumps.
+                if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) < 0 || libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Tree(sleep.spawn().expect("sleep starts"))
     }
 
     /// A client set to dump this tree into `images`.
@@ -71,8 +91,6 @@ impl Tree {
         let mut criu = Criu::new_with_criu_path(criu_path()).unwrap();
         criu.set_pid(self.0.id() as i32);
         criu.set_images_dir_fd(images.as_raw_fd());
-        // The tree shares the test's session and terminal.
-        criu.set_shell_job(true);
         criu
     }
 }
