@@ -23,8 +23,6 @@
 
 #include "common.h"
 
-static int passed, failed;
-
 static int fail(const char *name, const char *fmt, ...)
 {
 	va_list ap;
@@ -35,12 +33,6 @@ static int fail(const char *name, const char *fmt, ...)
 	printf("\n");
 	failed++;
 	return -1;
-}
-
-static void ok(const char *name)
-{
-	printf("ok %s\n", name);
-	passed++;
 }
 
 static char *path(const char *name)

@@ -16,19 +16,6 @@
 
 #include "common.h"
 
-static int passed, failed;
-
-static void check(int cond, const char *name, const char *why)
-{
-	if (cond) {
-		printf("ok %s\n", name);
-		passed++;
-	} else {
-		printf("FAIL %s: %s (%s)\n", name, why, criu_get_last_error());
-		failed++;
-	}
-}
-
 /* The state letter of /proc/PID/stat ('T' when stopped), or 0 when gone. */
 static char state_of(pid_t pid)
 {
@@ -41,14 +28,6 @@ static char state_of(pid_t pid)
 	fclose(f);
 	char *end = got ? strrchr(line, ')') : NULL;
 	return end && end[1] == ' ' ? end[2] : 0;
-}
-
-static void wait_gone(pid_t pid)
-{
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/%d", pid);
-	while (access(proc, F_OK) == 0)
-		sleep_ms(20);
 }
 
 static void pauser(void)

@@ -29,8 +29,6 @@
 
 #include "common.h"
 
-static int passed, failed;
-
 #define CHECK(name, cond, ...)                          \
 	do {                                            \
 		if (!(cond)) {                          \
@@ -115,8 +113,7 @@ static void page_server_child_and_wait_pid(void)
 	CHECK(name, ret == -EINVAL, "a second wait_pid returned %d", ret);
 	criu_local_free_opts(server);
 	criu_local_free_opts(dump);
-	printf("ok %s\n", name);
-	passed++;
+	ok(name);
 }
 
 static void daemon_page_server(void)
@@ -149,8 +146,7 @@ static void daemon_page_server(void)
 	CHECK(name, connect(sk, (struct sockaddr *)&addr, sizeof(addr)) == 0, "connect: %s", strerror(errno));
 	close(sk);
 	criu_local_free_opts(o);
-	printf("ok %s\n", name);
-	passed++;
+	ok(name);
 }
 
 static void cpuinfo_globals(void)
@@ -170,8 +166,7 @@ static void cpuinfo_globals(void)
 	CHECK(name, ret == 0, "cpuinfo_check returned %d", ret);
 	criu_free_opts();
 	close(fd);
-	printf("ok %s\n", name);
-	passed++;
+	ok(name);
 }
 
 static void wrong_port(void)
@@ -204,8 +199,7 @@ static void wrong_port(void)
 		       criu_get_last_error(), before, *counter);
 		failed++;
 	} else {
-		printf("ok %s\n", name);
-		passed++;
+		ok(name);
 	}
 	stop(pid);
 	criu_local_free_opts(o);
@@ -222,8 +216,7 @@ static void lazy_pages_without_a_dump(void)
 	ret = criu_local_start_lazy_pages(o);
 	CHECK(name, ret == -EBADE && strstr(criu_get_last_error(), "lazy-pages"), "start_lazy_pages returned %d", ret);
 	criu_local_free_opts(o);
-	printf("ok %s\n", name);
-	passed++;
+	ok(name);
 }
 
 /* Counts into a file: what a restored process does is seen there (shared
@@ -299,8 +292,7 @@ static void lazy_restore_from_images(void)
 	criu_local_free_opts(dump);
 	criu_local_free_opts(daemon_opts);
 	criu_local_free_opts(restore);
-	printf("ok %s\n", name);
-	passed++;
+	ok(name);
 }
 
 static int open_fds(void)
@@ -347,8 +339,7 @@ static void nothing_left_behind(void)
 	CHECK(name, before == after, "%d descriptors before, %d after", before, after);
 	CHECK(name, waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD, "a child is left");
 	close(dir_fd);
-	printf("ok %s\n", name);
-	passed++;
+	ok(name);
 }
 
 int main(int argc, char **argv)

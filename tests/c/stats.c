@@ -8,80 +8,45 @@
  * Prints "ok NAME" or "FAIL NAME: why" per case and a final count line.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <criu.h>
+#include "common.h"
 
 #define TOUCHED_PAGES 300
 
-static int passed, failed;
-
-static void check(int cond, const char *name, const char *why)
+/* The dumped process: TOUCHED_PAGES pages written, then waiting. */
+static void toucher(void)
 {
-	if (cond) {
-		printf("ok %s\n", name);
-		passed++;
-	} else {
-		printf("FAIL %s: %s (%s)\n", name, why, criu_get_last_error());
-		failed++;
-	}
-}
-
-static void wait_gone(pid_t pid)
-{
-	char proc[64];
-	struct timespec ts = { 0, 20000000 };
-	snprintf(proc, sizeof(proc), "/proc/%d", pid);
-	for (int i = 0; i < 500 && access(proc, F_OK) == 0; i++)
-		nanosleep(&ts, NULL);
+	char *mem = mmap(NULL, TOUCHED_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (int i = 0; i < TOUCHED_PAGES; i++)
+		mem[i * 4096] = 1 + i % 200;
+	for (;;)
+		pause();
 }
 
 int main(int argc, char **argv)
 {
 	struct criu_image_stats st;
 	char images[4096];
-	criu_opts *o = NULL;
-	int dir;
-
 	if (argc != 3)
 		return 2;
-	snprintf(images, sizeof(images), "%s/images", argv[2]);
+	criu_bin = argv[1];
+	work = argv[2];
+	snprintf(images, sizeof(images), "%s/images", work);
 	mkdir(images, 0755);
 
 	memset(&st, 0xa5, sizeof(st));
 	check(criu_get_image_stats(images, &st) == -ENOENT, "no stats before a dump", "expected -ENOENT");
 
-	pid_t pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		setsid();
-		dup2(null, 0), dup2(null, 1), dup2(null, 2);
-		close_range(3, ~0U, 0);
-		char *mem = mmap(NULL, TOUCHED_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		for (int i = 0; i < TOUCHED_PAGES; i++)
-			mem[i * 4096] = 1 + i % 200;
-		for (;;)
-			pause();
-	}
-	usleep(200000);
+	pid_t pid = start_child(toucher);
+	sleep_ms(200);
 
-	dir = open(images, O_DIRECTORY);
-	if (dir < 0 || criu_local_init_opts(&o) < 0)
+	criu_opts *o = new_opts(images, "dump.log");
+	if (!o)
 		return 1;
-	criu_local_set_service_binary(o, argv[1]);
-	criu_local_set_images_dir_fd(o, dir);
-	criu_local_set_log_file(o, "dump.log");
-	criu_local_set_log_level(o, CRIU_LOG_DEBUG);
 	criu_local_set_pid(o, pid);
 	int ret = criu_local_dump(o);
 	check(ret == 0, "dump", "criu_local_dump failed");
