@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Benchmark our libcriu against upstream libcriu 4.1.1, side by side.
+"""Benchmark our libcriu against upstream libcriu (built from the CRIU tree
+of the criu-env file: 4.2.1), side by side.
 
     bench/run.py <criu-env-file> [--quick]
 
@@ -648,7 +649,7 @@ def goals(rows):
 def markdown(res):
     m = res["meta"]
     lines = [
-        "# libcriu benchmarks: ours vs upstream libcriu 4.1.1",
+        f"# libcriu benchmarks: ours vs upstream libcriu {m['criu']}",
         "",
         f"{m['date']}, commit {m['commit']}, {m['machine']}, criu {m['criu']}. "
         f"Our library sha256 {m['sha256']['ours']}, upstream {m['sha256']['upstream']}. "
@@ -700,7 +701,7 @@ def markdown(res):
     return "\n".join(lines) + "\n"
 
 
-def svg_chart(rows):
+def svg_chart(rows, upstream):
     """Horizontal bars of the median ratio ours/upstream with min–max whiskers
     and the 95% CI of the median; rows without a ratio say why instead.
     Panel 1 shows every row on a log scale; panel 2 zooms linearly into the
@@ -712,7 +713,7 @@ def svg_chart(rows):
             for v in (r["ratio"]["median"], r["ratio"].get("min", 1), r["ratio"].get("max", 1))]
     o = ['<rect width="100%" height="100%" fill="white"/>',
          '<text x="10" y="22" font-size="15" font-weight="bold">libcriu: ours / upstream '
-         '4.1.1 (left of 1 = ours faster or smaller)</text>']
+         f'{upstream} (left of 1 = ours faster or smaller)</text>']
     y = svg_panel(o, items, 72, min(vals + [0.8]) / 1.25, max(vals + [1.25]) * 1.25, True,
                   "all ratios, log scale")
     if near:
@@ -830,8 +831,8 @@ def meta(env, b, quick, seconds):
             "and each driver is linked with a DT_RPATH to its copy (which beats "
             "LD_LIBRARY_PATH, also removed from the environment); ldd is checked at build "
             "time and every driver run reports, via dladdr, the file its libcriu came from.",
-            "Upstream criu_check() is broken against criu 4.1.x (returns -52 fast): any "
-            "negative return marks the row 'upstream broken' and no ratio is computed; the "
+            "Should upstream criu_check() fail (it returned -52 at once against criu 4.1.x), "
+            "the row is marked 'upstream broken' and no ratio is computed; the "
             "bare `criu check` floor is the reference for ours instead.",
             "Restored processes: the driver is a child subreaper, reaps the dumped pid and "
             "waits for /proc/<pid> to vanish before restoring; victims are a separate "
@@ -874,7 +875,7 @@ def main():
     os.makedirs(RESULTS, exist_ok=True)
     md = markdown(res)
     for name, text in (("latest.json", json.dumps(res, indent=1) + "\n"),
-                       ("latest.md", md), ("ratios.svg", svg_chart(rows))):
+                       ("latest.md", md), ("ratios.svg", svg_chart(rows, res["meta"]["criu"]))):
         with open(os.path.join(RESULTS, name), "w") as f:
             f.write(scrub(text, env))
     print(scrub(md, env))
