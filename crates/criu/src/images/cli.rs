@@ -18,9 +18,10 @@ use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use super::codec::{decode, encode, info, magic_name, ImageError};
+use super::codec::{magic_name, ImageError};
 use super::container::{ImageFile, MAX_IMAGE};
 use super::explore::{explore, Explore};
+use super::image_dict::{decode, encode, info};
 use super::pyjson;
 
 /// The largest JSON text `encode` reads: an image's JSON is its base64

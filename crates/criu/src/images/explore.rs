@@ -8,8 +8,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::codec::{decode, ImageError};
+use super::codec::ImageError;
 use super::container::ImagesDir;
+use super::image_dict::decode;
 
 type R<T> = std::result::Result<T, ImageError>;
 

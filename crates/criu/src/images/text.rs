@@ -1,8 +1,9 @@
 //! The text forms Python gives values in pycriu's dicts, written here to
 //! come out byte for byte the same: `base64.encodebytes` lines, `quopri`
 //! quoted-printable, `"%#x"` hex (negative numbers too), `int(text, 0)`,
-//! `ipaddress` addresses, and `major:minor` device numbers in the kernel's
-//! and in glibc's encoding. Pure functions, no image knowledge.
+//! `ipaddress` addresses, `major:minor` device numbers in the kernel's
+//! and in glibc's encoding, and the sizes `crit show --nopl` puts in place
+//! of payloads (`4KB`). Pure functions, no image knowledge.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -287,6 +288,22 @@ pub fn py_int(text: &str, name: &str) -> Result<i128> {
     Ok(if neg { -v } else { v })
 }
 
+/// pycriu's size text (its `--nopl` payload sizes): `5B`, `4KB`, `1.5MB`.
+pub fn size_text(n: u64) -> String {
+    let units = ["", "K", "M", "G", "T", "P", "E", "Z"];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let mut num = n as f64;
+    for unit in units {
+        if num < 1024.0 {
+            return if num.fract() == 0.0 { format!("{num:.0}{unit}B") } else { format!("{num:.1}{unit}B") };
+        }
+        num /= 1024.0;
+    }
+    format!("{num:.1}YB")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +346,15 @@ mod tests {
         assert_eq!(py_hex(-5), "0x-5");
         assert_eq!(dev_text(dev_value(8, 1, false), false), "8:1");
         assert_eq!(dev_text(dev_value(300, 70000, true), true), "300:70000");
+    }
+
+    #[test]
+    fn sizes_like_pycriu() {
+        assert_eq!(size_text(0), "0B");
+        assert_eq!(size_text(1023), "1023B");
+        assert_eq!(size_text(4096), "4KB");
+        assert_eq!(size_text(1536), "1.5KB");
+        assert_eq!(size_text(3 << 20), "3MB");
+        assert_eq!(size_text(u64::MAX), "16EB");
     }
 }
