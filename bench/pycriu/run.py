@@ -18,8 +18,8 @@ medians of that round. Trap of this machine (shared/docs/BENCHMARKING.md):
 memory idle for ~2 s goes back to the host, so the big worker re-touches its
 1 GiB right before each timed call (outside the timing).
 
-Needs the libcriu wheel with protobuf in a venv (build/zdtm-venv, made by
-tests/zdtm/run, or PYTHON=...), and the CRIU tree of the env file (its
+Needs the libcriu wheel with protobuf in the venv PYTHON names (bench/run
+makes build/bench-venv and sets it), and the CRIU tree of the env file (its
 lib/pycriu is upstream's). Writes the rows to --json PATH (bench/run merges
 them into its table) and prints them.
 """
@@ -32,7 +32,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SHIM = os.path.join(ROOT, "bindings", "python", "shim")
-VENV_PYTHON = os.environ.get("PYTHON", os.path.join(ROOT, "build", "zdtm-venv", "bin", "python3"))
+VENV_PYTHON = os.environ.get("PYTHON", os.path.join(ROOT, "build", "bench-venv", "bin", "python3"))
 
 ARGS = sys.argv[1:]
 QUICK = "--quick" in ARGS
