@@ -56,9 +56,11 @@ impl From<ImageError> for crate::Error {
     }
 }
 
-type R<T> = std::result::Result<T, ImageError>;
+/// A result of the image layers (codec, image_dict, explore).
+pub(super) type R<T> = std::result::Result<T, ImageError>;
 
-fn invalid(what: impl Into<String>) -> ImageError {
+/// An [`ImageError::Invalid`] saying `what`.
+pub(super) fn invalid(what: impl Into<String>) -> ImageError {
     ImageError::Invalid(what.into())
 }
 

@@ -8,15 +8,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::codec::ImageError;
+use super::codec::{invalid, R};
 use super::container::ImagesDir;
 use super::image_dict::decode;
-
-type R<T> = std::result::Result<T, ImageError>;
-
-fn invalid(what: impl Into<String>) -> ImageError {
-    ImageError::Invalid(what.into())
-}
 
 /// What `crit x` can show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

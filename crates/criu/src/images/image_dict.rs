@@ -22,16 +22,10 @@ use std::borrow::Cow;
 use prost_reflect::DynamicMessage;
 use serde_json::{Map, Value};
 
-use super::codec::{self, Entry, Follows, ImageError, Payload, Payloads, Reader, Writer};
+use super::codec::{self, invalid, Entry, Follows, Payload, Payloads, Reader, Writer, R};
 use super::dict::{from_dict, to_dict};
 use super::schema::{self, Extra};
 use super::text::{base64_decode, base64_lines, size_text};
-
-type R<T> = std::result::Result<T, ImageError>;
-
-fn invalid(what: impl Into<String>) -> ImageError {
-    ImageError::Invalid(what.into())
-}
 
 /// pycriu's `images.loads(data, pretty, no_payload)`: the image as a dict.
 /// With `no_payload`, each payload is skipped and shown by its size
